@@ -1,4 +1,5 @@
 import { configJsonSchema, configToYaml, loadConfig, presentConfig, type AgentType, type LoadOptions } from "../core/config/index.ts";
+import { relative } from "node:path";
 import { usageError } from "../core/errors.ts";
 
 export interface ConfigFlags {
@@ -20,7 +21,7 @@ export function validateCommand(flags: ConfigFlags): number {
   const loaded = loadConfig(toLoadOptions(flags));
   for (const warning of loaded.warnings) console.error(`warning: ${warning}`);
   const { agent } = loaded.config;
-  const source = loaded.file ?? `no config file (looked for ${loaded.searched.join(", ")}); defaults and environment`;
+  const source = (loaded.file && shortPath(loaded.file)) ?? `no config file (looked for ${loaded.searched.join(", ")}); defaults and environment`;
   console.log(`ok: ${source} is valid for ${agent.type} agent "${agent.id}"`);
   return 0;
 }
@@ -38,4 +39,9 @@ export function printCommand(flags: ConfigFlags): number {
 export function schemaCommand(): number {
   console.log(JSON.stringify(configJsonSchema(), null, 2));
   return 0;
+}
+
+function shortPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") ? file : rel;
 }
