@@ -1,0 +1,158 @@
+#!/usr/bin/env bun
+/**
+ * Measures the compiled binary and prints one table: figure | target | median | spread | runs.
+ *
+ *   bun scripts/bench.ts                builds the host binary into a temp dir, then measures it
+ *   bun scripts/bench.ts --no-build     measures dist/stavily-<host> from an earlier `npm run build`
+ *   bun scripts/bench.ts --no-bytecode  builds without bytecode, to re-check the choice in build.ts
+ *
+ * Targets are not enforced yet; they are printed beside each figure. Add a figure by appending to
+ * `benchmarks`. Runs happen in an empty temp dir with STAVILY_* cleared, as an agent would start.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { BYTECODE_DEFAULT, BuildUsageError, ROOT, binaryName, buildFacts, buildTarget, hostTarget } from "./build.ts";
+import { peakRssMb, summarize, timer, wallTimesMs, type RunOptions } from "./_measure.ts";
+
+interface Context extends RunOptions {
+  /** The host binary under test. */
+  binary: string;
+  /** Every binary whose size is reported: the one under test and those in dist/. */
+  binaries: string[];
+}
+
+interface Measured {
+  figure: string;
+  samples: number[];
+}
+
+interface Benchmark {
+  unit: "ms" | "MB";
+  /** Goal for this figure, shown beside it; not enforced yet. */
+  target: string;
+  measure(ctx: Context): Promise<Measured[]> | Measured[];
+}
+
+const SENSOR_CONFIG = join(ROOT, "deployments/config/sensor.yaml");
+
+const benchmarks: Benchmark[] = [
+  {
+    unit: "ms",
+    target: "< 100 ms",
+    measure: async (ctx) => [{ figure: "startup: version", samples: await wallTimesMs([ctx.binary, "version"], ctx) }],
+  },
+  {
+    unit: "ms",
+    target: "< 100 ms",
+    measure: async (ctx) => [
+      {
+        figure: "startup: config validate sensor.yaml",
+        samples: await wallTimesMs([ctx.binary, "config", "validate", "-c", SENSOR_CONFIG], ctx),
+      },
+    ],
+  },
+  {
+    unit: "MB",
+    target: "-",
+    // Fewer runs: memory barely varies between runs, unlike time.
+    measure: (ctx) => [{ figure: "peak RSS: version", samples: peakRssMb([ctx.binary, "version"], { ...ctx, runs: 5, warmup: 1 }) }],
+  },
+  {
+    unit: "MB",
+    target: "< 120 MB",
+    measure: (ctx) => ctx.binaries.map((path) => ({ figure: `size: ${sizeLabel(path)}`, samples: [statSync(path).size / 1e6] })),
+  },
+];
+
+/** dist/<name> for release binaries; the bench's own build is named as such. */
+function sizeLabel(path: string): string {
+  const inDist = relative(join(ROOT, "dist"), path) === basename(path);
+  return inDist ? `dist/${basename(path)}` : `${basename(path)} (bench build)`;
+}
+
+function distBinaries(): string[] {
+  const dist = join(ROOT, "dist");
+  try {
+    return readdirSync(dist)
+      .filter((name) => name.startsWith("stavily-"))
+      .sort()
+      .map((name) => join(dist, name));
+  } catch {
+    return []; // nothing built yet
+  }
+}
+
+function cleanEnv(): Record<string, string | undefined> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("STAVILY_")));
+  return { ...env, NO_COLOR: "1" };
+}
+
+function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join(" | ").trimEnd();
+  return [line(rows[0]!), widths.map((width) => "-".repeat(width)).join("-|-"), ...rows.slice(1).map(line)].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        "no-build": { type: "boolean", default: false },
+        "no-bytecode": { type: "boolean", default: false },
+        runs: { type: "string", default: "20" },
+        warmup: { type: "string", default: "3" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    throw new BuildUsageError(`bench: ${(error as Error).message}`, { cause: error });
+  }
+  const runs = Number(flags.runs);
+  const warmup = Number(flags.warmup);
+  if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(warmup) || warmup < 0) {
+    throw new BuildUsageError("bench: --runs must be a positive integer and --warmup a whole number");
+  }
+  const target = hostTarget();
+  const work = mkdtempSync(join(tmpdir(), "stavily-bench-"));
+  try {
+    let binary = join(ROOT, "dist", binaryName(target));
+    if (flags["no-build"]) {
+      if (!existsSync(binary)) throw new BuildUsageError(`bench: --no-build but ${relative(ROOT, binary)} is missing; run npm run build first`);
+    } else {
+      const bytecode = BYTECODE_DEFAULT && !flags["no-bytecode"];
+      const built = await buildTarget(target, { outdir: join(work, "bin"), facts: buildFacts(), bytecode });
+      binary = built.path;
+      console.log(`built ${binaryName(target)} (bytecode ${bytecode ? "on" : "off"}) in ${built.seconds.toFixed(1)} s`);
+    }
+    const cwd = join(work, "cwd");
+    mkdirSync(cwd);
+    const binaries = [...new Set([binary, ...distBinaries()])];
+    const ctx: Context = { binary, binaries, runs, warmup, cwd, env: cleanEnv() };
+    console.log(`measuring ${binary} with ${timer()}, ${warmup} warm-up + ${runs} runs\n`);
+    const rows = [["figure", "target", "median", "spread (min–max)", "runs"]];
+    for (const benchmark of benchmarks) {
+      for (const { figure, samples } of await benchmark.measure(ctx)) {
+        const { median, min, max, runs: count } = summarize(samples);
+        const spread = count > 1 ? `${min.toFixed(1)}–${max.toFixed(1)} ${benchmark.unit}` : "-";
+        rows.push([figure, benchmark.target, `${median.toFixed(1)} ${benchmark.unit}`, spread, String(count)]);
+      }
+    }
+    console.log(formatTable(rows));
+    return 0;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = error instanceof BuildUsageError ? 2 : 1;
+  }
+}
