@@ -7,6 +7,7 @@ import { cac } from "cac";
 import { versionCommand } from "./commands/version.ts";
 import { printCommand, schemaCommand, validateCommand, type ConfigFlags } from "./commands/config.ts";
 import { homeInitCommand } from "./commands/home.ts";
+import { actionCommand } from "./commands/action.ts";
 import { buildInfo } from "./core/build-info.ts";
 import { EXIT, StavilyError, errorMessage } from "./core/errors.ts";
 import { redactText } from "./core/redact.ts";
@@ -45,6 +46,14 @@ function buildCli() {
   withConfigFlags(cli.command("home init", "Create the agent home (refused while an agent with the same id runs)"))
     .example("  stavily home init -c /etc/stavily/sensor.yaml")
     .action(run((flags: ConfigFlags) => homeInitCommand(flags)));
+
+  cli
+    .command("action", "Run the action agent: take instructions from the orchestrator and carry them out")
+    .option("-c, --config <file>", "Config file (default $STAVILY_CONFIG, ./stavily.yaml, /etc/stavily/action.yaml)")
+    .option("--set <key=value>", "Override one config key, e.g. --set api.base_url=https://orch.example.com (repeatable)")
+    .example("  stavily action -c /etc/stavily/action.yaml")
+    .example("  STAVILY_AGENT_TOKEN=… stavily action --set api.base_url=http://127.0.0.1:8000")
+    .action(run((flags: ConfigFlags) => actionCommand(flags)));
 
   cli.option("--debug", "Print stack traces of errors");
   cli.help();
