@@ -37,6 +37,7 @@ export function createActionRuntime(findPlugin: PluginLookup = () => undefined):
         logger: context.logger.child("poll"),
         waitSeconds: LONG_POLL_SECONDS,
         intervalMs: () => context.config().agent.poll_interval,
+        errorBackoffMs: context.config().api.retry_delay,
         signal: context.stop,
       });
       const slots = context.config().action.max_concurrent_tasks;

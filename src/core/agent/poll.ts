@@ -16,10 +16,11 @@ export interface PollOptions {
   waitSeconds: number;
   /** Pause between polls when the orchestrator names none (`agent.poll_interval`). */
   intervalMs: () => number;
+  /** First wait after a failed poll, doubling (with jitter) up to a minute (`api.retry_delay`). */
+  errorBackoffMs: number;
   signal: AbortSignal;
 }
 
-const ERROR_BACKOFF_BASE_MS = 1_000;
 const ERROR_BACKOFF_CAP_MS = 60_000;
 const ERROR_FLOOR_MS = 250;
 
@@ -44,7 +45,7 @@ export function createPoller(options: PollOptions) {
         if (signal.aborted) break;
         failures++;
         // A floor keeps full jitter from turning into a tight loop against a dead orchestrator.
-        const waitMs = Math.max(backoff(failures, ERROR_BACKOFF_BASE_MS, ERROR_BACKOFF_CAP_MS), ERROR_FLOOR_MS);
+        const waitMs = Math.max(backoff(failures, options.errorBackoffMs, ERROR_BACKOFF_CAP_MS), ERROR_FLOOR_MS);
         if ((failures & (failures - 1)) === 0) {
           logger.warn("instruction poll failed", { error: errorMessage(error), failures, retry_in_ms: waitMs, last_success: since(lastSuccess) });
         }
