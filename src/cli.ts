@@ -8,6 +8,7 @@ import { versionCommand } from "./commands/version.ts";
 import { printCommand, schemaCommand, validateCommand, type ConfigFlags } from "./commands/config.ts";
 import { homeInitCommand } from "./commands/home.ts";
 import { actionCommand } from "./commands/action.ts";
+import { orchestratorCommand, type OrchestratorFlags } from "./commands/orchestrator.ts";
 import { buildInfo } from "./core/build-info.ts";
 import { EXIT, StavilyError, errorMessage } from "./core/errors.ts";
 import { redactText } from "./core/redact.ts";
@@ -54,6 +55,21 @@ function buildCli() {
     .example("  stavily action -c /etc/stavily/action.yaml")
     .example("  STAVILY_AGENT_TOKEN=… stavily action --set api.base_url=http://127.0.0.1:8000")
     .action(run((flags: ConfigFlags) => actionCommand(flags)));
+
+  cli
+    .command("orchestrator", "Run the reference orchestrator (embedded SQLite) for development, demos and tests")
+    .option("--db <file>", "SQLite database file, or :memory: (default ./stavily-orchestrator.db)")
+    .option("--listen <host:port>", "Address to listen on; port 0 picks a free one (default 127.0.0.1:8000)")
+    .option("--tokens <file>", "YAML map of agent id to token")
+    .option("--insecure-dev", "Accept any non-empty agent token (loopback only)")
+    .option("--admin-token <token>", "Admin API token (default $STAVILY_ADMIN_TOKEN, else generated and printed)")
+    .option("--lease <duration>", "Lease of a delivered instruction before it is delivered again (default 60s)")
+    .option("--tls-cert <file>", "TLS certificate chain (PEM)")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--client-ca <file>", "Require client certificates from this CA (mutual TLS)")
+    .example("  stavily orchestrator --insecure-dev")
+    .example("  stavily orchestrator --db /var/lib/stavily/orchestrator.db --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --tokens tokens.yaml")
+    .action(run((flags: OrchestratorFlags) => orchestratorCommand(flags)));
 
   cli.option("--debug", "Print stack traces of errors");
   cli.help();
