@@ -1,0 +1,93 @@
+/**
+ * The agent ↔ orchestrator loop with the compiled binary: `stavily orchestrator` and `stavily action`
+ * as real processes talking HTTP on 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hostBinary } from "../support/binary.ts";
+import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+
+const ADMIN = "test-admin-token-0123456789";
+const dir = mkdtempSync(join(tmpdir(), "stavily-loop-"));
+let binary: string;
+let orchestrator: TestProcess;
+let baseUrl: string;
+
+async function admin(path: string, init: RequestInit = {}): Promise<any> {
+  const response = await fetch(`${baseUrl}/api/v1${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json", ...init.headers },
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+beforeAll(async () => {
+  binary = await hostBinary();
+  orchestrator = startProcess([binary, "orchestrator", "--db", join(dir, "orchestrator.db"), "--listen", "127.0.0.1:0", "--insecure-dev", "--admin-token", ADMIN]);
+  baseUrl = (await orchestrator.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+});
+
+afterAll(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("stavily action with stavily orchestrator", () => {
+  test("registers, heartbeats, gets an instruction through the long poll, reports, and goes offline on SIGTERM", async () => {
+    const config = join(dir, "action.yaml");
+    writeFileSync(
+      config,
+      [
+        "agent:",
+        "  type: action",
+        "  id: e2e-action",
+        `  base_dir: ${join(dir, "agents")}`,
+        "  heartbeat: 1s",
+        // Minutes between polls: only the long poll can deliver the instruction in time.
+        "  poll_interval: 10m",
+        "  shutdown_grace: 5s",
+        "api:",
+        `  base_url: ${baseUrl}`,
+        "security:",
+        "  auth:",
+        "    api_key: e2e-agent-token-abcdef",
+        "logging:",
+        "  level: debug",
+        "",
+      ].join("\n"),
+    );
+    const agent = startProcess([binary, "action", "-c", config]);
+    await agent.waitFor(/registered with the orchestrator/);
+
+    const online = await waitUntil(async () => {
+      const { agents } = await admin("/agents");
+      const found = agents.find((item: any) => item.id === "e2e-action");
+      return found?.status === "online" && found.last_heartbeat ? found : undefined;
+    }, "the agent to be online");
+    expect(online.agent_type ?? online.type).toBe("action");
+
+    // The agent's long poll is open now; the instruction must reach it through that poll.
+    await agent.waitFor(/taking instructions in 4 slots/);
+    const created = await admin("/instructions", {
+      method: "POST",
+      body: JSON.stringify({ agent_id: "e2e-action", plugin_id: "does-not-exist", instruction_type: "execute", input_data: { x: 1 } }),
+    });
+    const id = created.id ?? created.instruction?.id;
+    const finished = await waitUntil(async () => {
+      const instruction = await admin(`/instructions/${id}`);
+      const body = instruction.instruction ?? instruction;
+      return body.status === "failed" ? body : undefined;
+    }, "the instruction's result", 15_000);
+    expect(JSON.stringify(finished)).toContain('plugin \\"does-not-exist\\" is not installed');
+
+    agent.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    expect(agent.output()).toContain("offline heartbeat sent; stopped");
+    const after = await admin("/agents");
+    expect(after.agents.find((item: any) => item.id === "e2e-action").status).toBe("offline");
+  }, 60_000);
+});
