@@ -36,7 +36,49 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+function actionConfig(name: string, extra: string[] = []): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      "agent:",
+      "  type: action",
+      `  id: ${name}`,
+      `  base_dir: ${join(dir, "agents")}`,
+      "  heartbeat: 1s",
+      // Minutes between polls: only the long poll can deliver an instruction in time.
+      "  poll_interval: 10m",
+      "  shutdown_grace: 5s",
+      "api:",
+      `  base_url: ${baseUrl}`,
+      "security:",
+      "  auth:",
+      "    api_key: e2e-agent-token-abcdef",
+      ...extra,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
 describe("stavily action with stavily orchestrator", () => {
+  test("SIGHUP reloads the config, and a broken one is refused while the agent keeps running", async () => {
+    const file = actionConfig("e2e-reload", ["logging:", "  level: info"]);
+    const agent = startProcess([binary, "action", "-c", file]);
+    await agent.waitFor(/registered with the orchestrator/);
+
+    writeFileSync(file, "agent:\n  type: action\n  heartbeat: sometimes\n");
+    agent.kill("SIGHUP");
+    await agent.waitFor(/config reload refused; keeping the running config[\s\S]*agent\.heartbeat: expected a duration/);
+
+    actionConfig("e2e-reload", ["logging:", "  level: debug"]);
+    agent.kill("SIGHUP");
+    await agent.waitFor(/config reloaded/);
+
+    agent.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+  }, 60_000);
+
   test("registers, heartbeats, gets an instruction through the long poll, reports, and goes offline on SIGTERM", async () => {
     const config = join(dir, "action.yaml");
     writeFileSync(

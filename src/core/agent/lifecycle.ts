@@ -80,7 +80,8 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
         logger = createLogger(next.logging, { agent_id: agent.id, agent_type: agent.type });
         log().info("config reloaded", restartNeeded.length ? { restart_needed_for: restartNeeded } : {});
       } catch (error) {
-        log().error("config reload refused; keeping the running config", { error: errorMessage(error) });
+        // The error itself, so each config problem is logged on its own line.
+        log().error("config reload refused; keeping the running config", error instanceof Error ? error : new Error(errorMessage(error)));
       }
     },
   });
