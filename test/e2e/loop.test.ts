@@ -80,28 +80,7 @@ describe("stavily action with stavily orchestrator", () => {
   }, 60_000);
 
   test("registers, heartbeats, gets an instruction through the long poll, reports, and goes offline on SIGTERM", async () => {
-    const config = join(dir, "action.yaml");
-    writeFileSync(
-      config,
-      [
-        "agent:",
-        "  type: action",
-        "  id: e2e-action",
-        `  base_dir: ${join(dir, "agents")}`,
-        "  heartbeat: 1s",
-        // Minutes between polls: only the long poll can deliver the instruction in time.
-        "  poll_interval: 10m",
-        "  shutdown_grace: 5s",
-        "api:",
-        `  base_url: ${baseUrl}`,
-        "security:",
-        "  auth:",
-        "    api_key: e2e-agent-token-abcdef",
-        "logging:",
-        "  level: debug",
-        "",
-      ].join("\n"),
-    );
+    const config = actionConfig("e2e-action", ["logging:", "  level: debug"]);
     const agent = startProcess([binary, "action", "-c", config]);
     await agent.waitFor(/registered with the orchestrator/);
 
