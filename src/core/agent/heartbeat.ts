@@ -5,7 +5,7 @@
 import type { ApiClient } from "../api/index.ts";
 import type { Logger } from "../log/index.ts";
 import { errorMessage } from "../errors.ts";
-import { since, sleep } from "./_timing.ts";
+import { since, sleep } from "../timing.ts";
 
 export interface HeartbeatOptions {
   api: ApiClient;

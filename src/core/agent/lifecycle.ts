@@ -15,7 +15,7 @@ import { acquireHomeLock, prepareAgentHome, type AgentHome } from "../home/index
 import { createLogger, type Logger } from "../log/index.ts";
 import { beat, heartbeatLoop } from "./heartbeat.ts";
 import { registerLoop } from "./register.ts";
-import { sleep } from "./_timing.ts";
+import { sleep } from "../timing.ts";
 
 export interface RuntimeContext {
   /** The current config; a SIGHUP reload swaps it. */

@@ -7,7 +7,7 @@ import type { ApiClient } from "../api/index.ts";
 import type { Instruction } from "../protocol/index.ts";
 import type { Logger } from "../log/index.ts";
 import { errorMessage } from "../errors.ts";
-import { backoff, since, sleep } from "./_timing.ts";
+import { backoff, since, sleep } from "../timing.ts";
 
 export interface PollOptions {
   api: ApiClient;

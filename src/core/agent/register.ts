@@ -6,7 +6,7 @@ import type { ApiClient } from "../api/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { RegisterRequest } from "../protocol/index.ts";
 import { errorMessage } from "../errors.ts";
-import { backoff, sleep } from "./_timing.ts";
+import { backoff, sleep } from "../timing.ts";
 
 export interface RegisterOptions {
   api: ApiClient;
