@@ -4,7 +4,7 @@
  */
 import { ConfigSchema } from "./schema.ts";
 import { leaves, type LeafKind } from "./_walk.ts";
-import { didYouMean } from "./_suggest.ts";
+import { didYouMean } from "../yaml/index.ts";
 
 export interface Override {
   path: string[];

@@ -13,7 +13,7 @@ import { buildInfo } from "../build-info.ts";
 import { AGENT_ID_PATTERN, AGENT_TYPES, ConfigSchema, type AgentType, type ParsedConfig } from "./schema.ts";
 import { applyOverrides, fromEnv, fromFlags, type Override } from "./_overrides.ts";
 import { formatProblem, locationOf, problemFromIssue, type ConfigProblem, type IssueContext } from "./_issues.ts";
-import { interpolate, parseYamlSource, type YamlSource } from "./_yaml.ts";
+import { interpolate, parseYamlSource, type YamlSource } from "../yaml/index.ts";
 
 type Resolved<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: Exclude<T[P], undefined> };
 

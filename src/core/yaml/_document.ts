@@ -1,6 +1,6 @@
 /**
- * The config file as a YAML document that remembers where each value was written, so every
- * problem can be reported as file:line:column.
+ * A YAML document that remembers where each value was written, so every problem in a config file
+ * or a plugin manifest can be reported as file:line:column.
  */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, parse as parseYaml, visit, type Document, type Scalar } from "yaml";
 

@@ -1,0 +1,1 @@
+# Test stub: only its existence matters to the manifest loader.
