@@ -25,10 +25,11 @@ import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 
 /**
- * Bundled into every binary; the first is what the executable runs. Worker entrypoints (plugin host
- * workers) will be appended here so `new Worker("./…")` finds them inside the compiled binary.
+ * Bundled into every binary; the first is what the executable runs. Worker entrypoints follow so
+ * `new Worker(…)` finds them inside the compiled binary, embedded at their path relative to the
+ * entrypoints' common root (src/): src/core/plugin/worker/_entry-url.ts names that path.
  */
-export const entrypoints = ["src/cli.ts"];
+export const entrypoints = ["src/cli.ts", "src/core/plugin/worker/entry.ts"];
 
 export const TARGETS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "windows-x64"] as const;
 export type Target = (typeof TARGETS)[number];

@@ -6,6 +6,9 @@
  */
 
 export type PluginKind = "trigger" | "action" | "output";
+
+/** `PluginLaunch.entry` of a plugin compiled into the binary: `builtin:<id>` (registry: plugins/all.ts). */
+export const BUILTIN_PREFIX = "builtin:";
 export type PluginRuntimeType = "bun" | "python" | "node" | "bash" | "executable";
 export type Severity = "low" | "medium" | "high" | "critical";
 

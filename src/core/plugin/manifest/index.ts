@@ -1,4 +1,4 @@
-export { discoverPlugins, loadManifest, parseManifest, resolveEntry, MANIFEST_FILE, type DiscoveredPlugins, type PluginLoadFailure, type PluginManifest } from "./load.ts";
+export { discoverPlugins, loadManifest, parseBuiltinManifest, parseManifest, resolveEntry, MANIFEST_FILE, type DiscoveredPlugins, type PluginLoadFailure, type PluginManifest } from "./load.ts";
 export { assertPluginConfig, configJsonSchema, pluginConfigSchema, validatePluginConfig, type PluginConfigResult } from "./config.ts";
 export { capLimits, grantPermissions, toLaunch, type LaunchOptions, type SandboxConfig } from "./launch.ts";
 export { FIELD_TYPES, type FieldSpec, type FieldType } from "./_field.ts";

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import * as v from "valibot";
 import { StavilyError, errorMessage, usageError } from "../../errors.ts";
+import { BUILTIN_PREFIX } from "../types.ts";
 import { fileLocation, formatProblem, locate, parseYamlSource, problemsFromIssues, type Problem, type YamlSource } from "../../yaml/index.ts";
 import { checkField, FieldSpecSchema } from "./_field.ts";
 import { ManifestSchema, type ManifestBody } from "./_schema.ts";
@@ -19,7 +20,16 @@ export type PluginManifest = ManifestBody & {
   dir: string;
   /** The manifest file, as named in problems. */
   file: string;
+  /** Compiled into the binary (plugins/all.ts): its entry is `builtin:<id>`, not a file. */
+  builtin?: boolean;
 };
+
+
+/** A built-in plugin's manifest, embedded as text in plugins/all.ts. */
+export function parseBuiltinManifest(id: string, text: string): PluginManifest {
+  const manifest = parseManifest(text, `${BUILTIN_PREFIX}${id}/${MANIFEST_FILE}`);
+  return { ...manifest, dir: `${BUILTIN_PREFIX}${id}`, builtin: true };
+}
 
 /** Parses and validates manifest text; touches no file. `file` names it in problems and gives `dir`. */
 export function parseManifest(text: string, file: string): PluginManifest {
@@ -51,7 +61,8 @@ export function loadManifest(dir: string): PluginManifest {
  * The real path of the entry point, refused when it is missing, not a file, or (through a symlink)
  * outside the plugin directory. Checked at load and again at launch: files change in between.
  */
-export function resolveEntry(manifest: Pick<PluginManifest, "dir" | "runtime">): string {
+export function resolveEntry(manifest: Pick<PluginManifest, "dir" | "runtime" | "builtin" | "id">): string {
+  if (manifest.builtin) return `${BUILTIN_PREFIX}${manifest.id}`;
   const entry = manifest.runtime.entry_point;
   const candidate = path.resolve(manifest.dir, entry);
   if (candidate === manifest.dir || !within(candidate, manifest.dir)) {

@@ -1,0 +1,2 @@
+// Exports no plugin object: start must refuse it.
+export const answer = 42;
