@@ -1,0 +1,43 @@
+import { afterEach, expect, test } from "bun:test";
+import fs from "node:fs";
+import path from "node:path";
+import { StavilyError } from "../../errors.ts";
+import { installPlugin, validateManifest } from "./index.ts";
+import { tempDir, writeTree } from "./_testkit.ts";
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+function scratch(): string {
+  const dir = tempDir();
+  dirs.push(dir);
+  return dir;
+}
+
+const MANIFEST = (version: string, entry = "main.ts") => `plugin:
+  id: "echo"
+  name: "Echo"
+  version: "${version}"
+  type: "action"
+  runtime:
+    type: "bun"
+    entry_point: "${entry}"
+`;
+
+test("with the real manifest loader, a valid plugin installs and an invalid one is refused with the loader's error", async () => {
+  const pluginsDir = path.join(scratch(), "plugins");
+  const good = writeTree(scratch(), { "plugin.yaml": MANIFEST("1.0.0"), "main.ts": "export {};\n" });
+  expect(await installPlugin({ type: "directory", path: good }, { pluginsDir, validate: validateManifest })).toMatchObject({
+    id: "echo",
+    version: "1.0.0",
+  });
+
+  const bad = writeTree(scratch(), { "plugin.yaml": MANIFEST("2.0.0", "missing.ts") });
+  const error = await installPlugin({ type: "directory", path: bad }, { pluginsDir, validate: validateManifest }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(StavilyError);
+  expect((error as StavilyError).component).toBe("plugin");
+  expect(JSON.parse(fs.readFileSync(path.join(pluginsDir, "echo", "current"), "utf8")).version).toBe("1.0.0");
+});
