@@ -1,21 +1,27 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { json, makeClient, makeConfig, startServer, tempDirs, type TestServer } from "../core/api/_testkit.ts";
 import type { RuntimeContext } from "../core/agent/index.ts";
-import { agentHomePaths } from "../core/home/index.ts";
+import { prepareAgentHome } from "../core/home/index.ts";
+import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import type { Instruction } from "../core/protocol/index.ts";
 import { handleInstruction } from "./instruction.ts";
 
 const dirs = tempDirs();
 let server: TestServer | undefined;
-afterEach(() => {
+let host: PluginHost | undefined;
+afterEach(async () => {
+  await host?.stopAll();
   server?.stop();
   dirs.cleanup();
 });
 
+const TEST_PLUGINS = join(import.meta.dir, "testdata", "plugins");
+
 function instruction(extra: Partial<Instruction> = {}): Instruction {
   return {
     id: "i-1",
-    plugin_id: "restart-service",
+    plugin_id: "echo",
     instruction_type: "execute",
     plugin_configuration: {},
     input_data: {},
@@ -27,52 +33,89 @@ function instruction(extra: Partial<Instruction> = {}): Instruction {
   };
 }
 
-function context(url: string, abort = new AbortController()): RuntimeContext {
+async function context(url: string, abort = new AbortController()): Promise<RuntimeContext> {
   const base = dirs.make();
-  const config = makeConfig(base, url, ["api.retry_attempts=0"]);
+  const config = makeConfig(base, url, ["api.retry_attempts=0", `plugins.directory=${TEST_PLUGINS}`, "action.cancel_grace_period=200ms"]);
   const { client, logger } = makeClient(config);
-  return { config: () => config, api: client, logger, home: agentHomePaths(base, "agent-1"), stop: new AbortController().signal, abort: abort.signal };
+  const home = prepareAgentHome(base, "agent-1");
+  host = await createPluginHost({ config, home, logger });
+  return { config: () => config, api: client, logger, home, stop: new AbortController().signal, abort: abort.signal };
 }
 
-const resultBodies = (server: TestServer) => server.hits.filter((hit) => hit.path.endsWith("/result")).map((hit) => JSON.parse(hit.body));
+const ACK = () => json({ acknowledged: true, next_instruction: null });
+const UPDATED = (request: Request) => json({ success: true, instruction_id: new URL(request.url).pathname.split("/")[5], updated_fields: ["status"] });
+const orchestrator = () => startServer((request) => (request.method === "PUT" ? UPDATED(request) : ACK()));
+const results = (server: TestServer) => server.hits.filter((hit) => hit.path.endsWith("/result")).map((hit) => JSON.parse(hit.body));
 
-describe("handling an instruction before plugins exist", () => {
+async function run(item: Instruction, ctx: RuntimeContext, cancel = new AbortController()) {
+  return handleInstruction({ instruction: item, cancel: cancel.signal }, ctx, host!);
+}
+
+describe("running an instruction through its plugin", () => {
+  test("the built-in echo action completes with its data, after the agent says executing", async () => {
+    server = orchestrator();
+    await run(instruction({ plugin_configuration: { message: "hi" }, input_data: { n: 1 } }), await context(server.url));
+    expect(server.hits.map((hit) => `${hit.method} ${hit.path}`)).toEqual(["PUT /agents/v1/agent-1/instructions/i-1", "POST /agents/v1/agent-1/instructions/i-1/result"]);
+    expect(JSON.parse(server.hits[0]!.body)).toEqual({ status: "executing" });
+    const [result] = results(server);
+    expect(result.status).toBe("completed");
+    expect(result.result).toMatchObject({ parameters: { message: "hi", n: 1 }, message: "hi", agent: "agent-1" });
+    expect(result.execution_log.join("\n")).toContain("echo");
+  });
+
   test("a missing plugin is reported failed, saying so", async () => {
-    server = startServer(() => json({ acknowledged: true, next_instruction: null }));
-    expect(await handleInstruction(instruction(), context(server.url), () => undefined)).toBeUndefined();
-    expect(server.hits[0]!.path).toBe("/agents/v1/agent-1/instructions/i-1/result");
-    expect(resultBodies(server)).toEqual([
-      {
-        status: "failed",
-        error_message: 'plugin "restart-service" is not installed on this agent',
-        error_details: { reason: "plugin_not_installed", plugin_id: "restart-service" },
-      },
-    ]);
+    server = orchestrator();
+    await run(instruction({ plugin_id: "restart-service" }), await context(server.url));
+    const [result] = results(server);
+    expect(result.status).toBe("failed");
+    expect(result.error_message).toBe('plugin restart-service: plugin "restart-service" is not installed on this agent');
+    expect(result.error_details).toMatchObject({ reason: "plugin_not_installed", plugin_id: "restart-service" });
   });
 
   test("an expired instruction is never started and reported failed with reason expired", async () => {
-    server = startServer(() => json({ acknowledged: true, next_instruction: null }));
+    server = orchestrator();
     const expiresAt = new Date(Date.now() - 60_000).toISOString();
-    await handleInstruction(instruction({ expires_at: expiresAt }), context(server.url), () => undefined);
-    expect(resultBodies(server)[0].error_details).toEqual({ reason: "expired", expires_at: expiresAt });
+    await run(instruction({ expires_at: expiresAt }), await context(server.url));
+    expect(server.hits.some((hit) => hit.method === "PUT")).toBe(false);
+    expect(results(server)[0].error_details).toEqual({ reason: "expired", expires_at: expiresAt });
+  });
+
+  test("a plugin past its timeout is aborted, then killed after the grace period: status timeout", async () => {
+    server = orchestrator();
+    await run(instruction({ plugin_id: "sleeper", timeout_seconds: 1, input_data: { stubborn: true } }), await context(server.url));
+    const [result] = results(server);
+    expect(result.status).toBe("timeout");
+    expect(result.error_details).toMatchObject({ code: "timeout" });
+  });
+
+  test("cancellation aborts the plugin: status cancelled", async () => {
+    server = orchestrator();
+    const cancel = new AbortController();
+    const pending = run(instruction({ plugin_id: "sleeper" }), await context(server.url), cancel);
+    await server.waitForHits(1); // the executing PUT: the plugin is running
+    cancel.abort();
+    await pending;
+    expect(results(server)[0].status).toBe("cancelled");
   });
 
   test("the result is sent again until acknowledged, then the chained instruction is returned", async () => {
-    server = startServer((_request, _hit, index) =>
-      index < 2 ? new Response("busy", { status: 503 }) : json({ acknowledged: true, next_instruction: instruction({ id: "i-2" }) }),
-    );
-    const next = await handleInstruction(instruction(), context(server.url), () => undefined);
+    server = startServer((request, _hit, index) => {
+      if (request.method === "PUT") return UPDATED(request);
+      return index < 3 ? new Response("busy", { status: 503 }) : json({ acknowledged: true, next_instruction: instruction({ id: "i-2" }) });
+    });
+    const next = await run(instruction(), await context(server.url));
     expect(next?.id).toBe("i-2");
-    expect(server.hits).toHaveLength(3);
+    const posts = server.hits.filter((hit) => hit.method === "POST");
+    expect(posts).toHaveLength(3);
     // The same key each time, so the orchestrator stores the result once.
-    expect(new Set(server.hits.map((hit) => hit.headers.get("idempotency-key"))).size).toBe(1);
+    expect(new Set(posts.map((hit) => hit.headers.get("idempotency-key"))).size).toBe(1);
   });
 
   test("a forced stop ends the retries", async () => {
-    server = startServer(() => new Response("down", { status: 503 }));
+    server = startServer((request) => (request.method === "PUT" ? UPDATED(request) : new Response("down", { status: 503 })));
     const abort = new AbortController();
-    const pending = handleInstruction(instruction(), context(server.url, abort), () => undefined);
-    await server.waitForHits(1);
+    const pending = run(instruction(), await context(server.url, abort));
+    await server.waitForHits(2);
     abort.abort();
     expect(await pending).toBeUndefined();
   });

@@ -3,27 +3,35 @@
  * instruction and taking the one a result's answer chains without polling in between.
  */
 import { createPoller, type AgentRuntime, type RuntimeContext } from "../core/agent/index.ts";
-import { handleInstruction, type PluginLookup } from "./instruction.ts";
+import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
+import { handleInstruction } from "./instruction.ts";
 
 /** How long the orchestrator may hold one poll open. */
 const LONG_POLL_SECONDS = 30;
 
-export function createActionRuntime(findPlugin: PluginLookup = () => undefined): AgentRuntime {
-  const inFlight = new Set<string>();
+export function createActionRuntime(): AgentRuntime {
+  /** Instructions in flight, with the controller that cancels each. */
+  const inFlight = new Map<string, AbortController>();
+  let plugins: PluginHost | undefined;
   let current: RuntimeContext | undefined;
 
-  async function slot(context: RuntimeContext, poller: ReturnType<typeof createPoller>) {
+  async function slot(context: RuntimeContext, poller: ReturnType<typeof createPoller>, host: PluginHost) {
     while (!context.stop.aborted) {
       let instruction = await poller.nextInstruction();
       while (instruction) {
         const id = instruction.id;
-        inFlight.add(id);
+        const cancel = new AbortController();
+        // The agent's forced stop cancels whatever still runs.
+        const forward = () => cancel.abort();
+        context.abort.addEventListener("abort", forward, { once: true });
+        inFlight.set(id, cancel);
         try {
-          const next = await handleInstruction(instruction, context, findPlugin);
+          const next = await handleInstruction({ instruction, cancel: cancel.signal }, context, host);
           // A chained instruction arriving while we stop is left to the orchestrator's lease.
           instruction = context.stop.aborted ? undefined : next;
         } finally {
           inFlight.delete(id);
+          context.abort.removeEventListener("abort", forward);
         }
       }
     }
@@ -32,6 +40,8 @@ export function createActionRuntime(findPlugin: PluginLookup = () => undefined):
   return {
     async run(context) {
       current = context;
+      const host = await createPluginHost({ config: context.config(), home: context.home, logger: context.logger });
+      plugins = host;
       const poller = createPoller({
         api: context.api,
         logger: context.logger.child("poll"),
@@ -41,14 +51,22 @@ export function createActionRuntime(findPlugin: PluginLookup = () => undefined):
         signal: context.stop,
       });
       const slots = context.config().action.max_concurrent_tasks;
-      context.logger.info(`taking instructions in ${slots} slot${slots === 1 ? "" : "s"}`);
-      await Promise.all(Array.from({ length: slots }, () => slot(context, poller)));
+      context.logger.info(`taking instructions in ${slots} slot${slots === 1 ? "" : "s"}`, { plugins: host.list().map((entry) => entry.manifest.id) });
+      try {
+        await Promise.all(Array.from({ length: slots }, () => slot(context, poller, host)));
+      } finally {
+        await host.stopAll();
+      }
     },
-    running: () => [...inFlight],
+    running: () => [...inFlight.keys()],
     cancel(ids) {
-      // Until plugins run (issue 4), an instruction ends as soon as it is received: nothing to stop.
-      const known = ids.filter((id) => inFlight.has(id));
-      current?.logger.info("cancellation received", { instruction_ids: ids, in_flight: known });
+      for (const id of ids) {
+        const controller = inFlight.get(id);
+        if (!controller) continue;
+        current?.logger.info("cancelling instruction", { instruction_id: id });
+        controller.abort();
+      }
     },
+    plugins: async () => (plugins ? plugins.summary() : {}),
   };
 }

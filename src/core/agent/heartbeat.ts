@@ -16,6 +16,8 @@ export interface HeartbeatOptions {
   intervalMs: () => number;
   /** Instruction ids in flight, reported with each beat. */
   running: () => string[];
+  /** Per-plugin state and counters. */
+  plugins: () => Promise<Record<string, unknown>>;
   onCancel: (ids: string[]) => void;
   signal: AbortSignal;
 }
@@ -44,7 +46,7 @@ export async function heartbeatLoop(options: HeartbeatOptions): Promise<void> {
 }
 
 /** One heartbeat; the offline one at shutdown goes through here too. */
-export function beat(options: Omit<HeartbeatOptions, "signal" | "onCancel" | "intervalMs" | "logger">, status: "online" | "offline", signal?: AbortSignal) {
+export async function beat(options: Omit<HeartbeatOptions, "signal" | "onCancel" | "intervalMs" | "logger">, status: "online" | "offline", signal?: AbortSignal) {
   return options.api.heartbeat(
     {
       timestamp: new Date().toISOString(),
@@ -52,6 +54,7 @@ export function beat(options: Omit<HeartbeatOptions, "signal" | "onCancel" | "in
       uptime_seconds: Math.round((Date.now() - options.startedAt) / 1000),
       version: options.version,
       running_instructions: options.running(),
+      plugins: await options.plugins(),
     },
     signal,
   );

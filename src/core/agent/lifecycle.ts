@@ -13,6 +13,7 @@ import type { Config, LoadedConfig } from "../config/index.ts";
 import { errorMessage, EXIT } from "../errors.ts";
 import { acquireHomeLock, prepareAgentHome, type AgentHome } from "../home/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
+import { loadCatalog } from "../plugin/catalog.ts";
 import { beat, heartbeatLoop } from "./heartbeat.ts";
 import { registerLoop } from "./register.ts";
 import { sleep } from "../timing.ts";
@@ -36,6 +37,8 @@ export interface AgentRuntime {
   running(): string[];
   /** Cancels these instructions (ids from a heartbeat answer). */
   cancel(ids: string[]): void;
+  /** Per-plugin state and counters, carried by every heartbeat. */
+  plugins?(): Promise<Record<string, unknown>>;
 }
 
 export interface RunAgentOptions {
@@ -92,8 +95,14 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
     orchestrator: config.api.base_url,
     pid: process.pid,
   });
-  const heartbeatOptions = { api, version: info.version, startedAt, running: () => runtime.running() };
-  const registered = registerLoop({ api, logger: log(), signal: stop.signal, body: registration(config) });
+  const heartbeatOptions = {
+    api,
+    version: info.version,
+    startedAt,
+    running: () => runtime.running(),
+    plugins: async () => (runtime.plugins ? await runtime.plugins() : {}),
+  };
+  const registered = registerLoop({ api, logger: log(), signal: stop.signal, body: await registration(config) });
   const heartbeats = heartbeatLoop({
     ...heartbeatOptions,
     logger: log(),
@@ -125,8 +134,9 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   return EXIT.ok;
 }
 
-function registration(config: Config) {
+async function registration(config: Config) {
   const info = buildInfo();
+  const catalog = await loadCatalog(config.plugins);
   return {
     agent_type: config.agent.type,
     name: config.agent.name,
@@ -138,7 +148,7 @@ function registration(config: Config) {
     environment: config.agent.environment,
     region: config.agent.region,
     tags: config.agent.tags,
-    plugins: [],
+    plugins: [...catalog.entries.values()].map(({ manifest }) => ({ id: manifest.id, version: manifest.version, type: manifest.type })),
     max_concurrent_tasks: config.agent.type === "action" ? config.action.max_concurrent_tasks : 0,
   };
 }

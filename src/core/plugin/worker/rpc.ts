@@ -62,10 +62,10 @@ export function createRpc(pluginId: string, post: (message: HostMessage) => void
           tell({ t: "abort", id, reason: "deadline" });
           fail(id, { message: `no reply within the deadline (${new Date(spec.deadline).toISOString()})`, code: "timeout", retryable: true });
         }, remaining);
-        const onAbort = () => {
-          tell({ t: "abort", id, reason: "aborted" });
-          fail(id, { message: "aborted by the caller", code: "aborted" }, spec.signal?.reason);
-        };
+        // An abort reaches the plugin's ctx.signal; the call still waits for its answer until the
+        // deadline, so a plugin that stops cleanly reports how it ended, and one that ignores the
+        // abort times out (and the supervisor kills it).
+        const onAbort = () => tell({ t: "abort", id, reason: "aborted" });
         spec.signal?.addEventListener("abort", onAbort, { once: true });
         calls.set(id, {
           method: spec.method,
@@ -78,7 +78,10 @@ export function createRpc(pluginId: string, post: (message: HostMessage) => void
             spec.signal?.removeEventListener("abort", onAbort);
           },
         });
-        if (spec.signal?.aborted) return onAbort();
+        if (spec.signal?.aborted) {
+          onAbort();
+          return fail(id, { message: "aborted before it started", code: "aborted" }, spec.signal.reason);
+        }
         if (!tell({ t: "call", id, method: spec.method, args: spec.args, deadline: spec.deadline })) {
           fail(id, { message: "could not send the call to the worker", code: "crashed" });
         }

@@ -1,0 +1,128 @@
+/**
+ * The plugin host both agents use: the catalog of plugins, their configuration checked against
+ * their manifests, and one supervised instance per (plugin, instance name), started on first use
+ * on the runtime the plugin and the sandbox level call for.
+ */
+import type { Config } from "../config/index.ts";
+import { usageError } from "../errors.ts";
+import type { AgentHome } from "../home/index.ts";
+import type { Logger } from "../log/index.ts";
+import { loadCatalog, type Catalog, type CatalogEntry } from "./catalog.ts";
+import { PluginError } from "./errors.ts";
+import { assertPluginConfig, toLaunch } from "./manifest/index.ts";
+import { createStdioInstance } from "./stdio/index.ts";
+import { supervisePlugin, type SupervisedPlugin } from "./supervisor.ts";
+import type { AgentIdentity, PluginHostFactory, PluginKind } from "./types.ts";
+import { createWorkerInstance } from "./worker/index.ts";
+import type { PluginStats } from "./_stats.ts";
+
+export interface PluginHostOptions {
+  config: Config;
+  home: AgentHome;
+  logger: Logger;
+  /** Starts an instance; by default chosen from the plugin's runtime and security.sandbox.level. */
+  factory?: PluginHostFactory;
+}
+
+export interface PluginSummary {
+  version: string;
+  source: CatalogEntry["source"];
+  instances: Record<string, { state: string; stats: PluginStats }>;
+}
+
+export async function createPluginHost(options: PluginHostOptions) {
+  const { config, home } = options;
+  const logger = options.logger.child("plugins");
+  const factory = options.factory ?? defaultFactory(config.security.sandbox.level);
+  let catalog: Catalog = await loadCatalog(config.plugins);
+  for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
+  const agent: AgentIdentity = {
+    id: config.agent.id,
+    type: config.agent.type,
+    name: config.agent.name,
+    environment: config.agent.environment,
+    tags: config.agent.tags,
+  };
+  const instances = new Map<string, Promise<SupervisedPlugin>>();
+
+  function entry(id: string, kind?: PluginKind): CatalogEntry {
+    const found = catalog.entries.get(id);
+    if (!found) throw new PluginError(id, { code: "not_installed", message: `plugin "${id}" is not installed on this agent` });
+    if (kind && found.manifest.type !== kind) {
+      throw new PluginError(id, { code: "wrong_type", message: `plugin "${id}" is a ${found.manifest.type} plugin, not ${kind === "action" ? "an" : "a"} ${kind}` });
+    }
+    return found;
+  }
+
+  async function start(id: string, instance: string, kind: PluginKind | undefined, instanceConfig: Record<string, unknown>): Promise<SupervisedPlugin> {
+    const { manifest } = entry(id, kind);
+    const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
+    const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
+    const launch = toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox });
+    const supervised = supervisePlugin({
+      launch,
+      factory,
+      logger,
+      controlTimeoutMs: config.plugins.timeout,
+      defaultCallTimeoutMs: manifest.type === "action" ? config.action.task_timeout : manifest.type === "trigger" ? config.sensor.trigger_timeout : config.plugins.timeout,
+      graceMs: config.action.cancel_grace_period,
+    });
+    await supervised.start();
+    logger.info("plugin started", { plugin: id, instance, version: manifest.version, runtime: manifest.runtime.type });
+    return supervised;
+  }
+
+  return {
+    /** Every plugin this agent can run. */
+    list: (): CatalogEntry[] => [...catalog.entries.values()],
+    has: (id: string) => catalog.entries.has(id),
+    manifest: (id: string) => entry(id).manifest,
+    /**
+     * The running instance `instance` of plugin `id`, started on first use (one start even when
+     * asked for concurrently). A start that fails is forgotten, so the next use tries again.
+     */
+    instance(id: string, options: { instance?: string; kind?: PluginKind; config?: Record<string, unknown> } = {}): Promise<SupervisedPlugin> {
+      const name = options.instance ?? id;
+      const key = `${id}/${name}`;
+      let pending = instances.get(key);
+      if (!pending) {
+        pending = start(id, name, options.kind, options.config ?? {});
+        instances.set(key, pending);
+        pending.catch(() => instances.delete(key));
+      }
+      return pending;
+    },
+    /** What every heartbeat carries about plugins. */
+    async summary(): Promise<Record<string, PluginSummary>> {
+      const out: Record<string, PluginSummary> = {};
+      for (const [key, pending] of instances) {
+        const supervised = await pending.catch(() => undefined);
+        if (!supervised) continue;
+        const [id, name] = key.split("/") as [string, string];
+        const item = (out[id] ??= { version: entry(id).manifest.version, source: entry(id).source, instances: {} });
+        item.instances[name] = { state: supervised.state, stats: { ...supervised.stats } };
+      }
+      return out;
+    },
+    /** Reads the plugins directory again (after an install or removal). */
+    async refresh(): Promise<void> {
+      catalog = await loadCatalog(config.plugins);
+      for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
+    },
+    async stopAll(): Promise<void> {
+      const all = [...instances.values()];
+      instances.clear();
+      await Promise.allSettled(all.map(async (pending) => (await pending).stop()));
+    },
+  };
+}
+
+export type PluginHost = Awaited<ReturnType<typeof createPluginHost>>;
+
+/** The runtime for a launch: a Worker for bun plugins, a child process for the others. */
+function defaultFactory(level: Config["security"]["sandbox"]["level"]): PluginHostFactory {
+  if (level !== "worker") {
+    throw usageError("sandbox", `security.sandbox.level ${level} is not available in this version; use worker`);
+  }
+  return (launch) => (launch.runtime === "bun" ? createWorkerInstance(launch) : createStdioInstance(launch));
+}
