@@ -36,6 +36,10 @@ export interface SupervisorOptions {
 
 /** How long after the kill a runtime's own deadline falls. */
 const KILL_MARGIN_MS = 1_000;
+/** Codes of a call the runtime stopped waiting for, without the plugin's answer. */
+const GAVE_UP = new Set(["cancelled", "aborted", "timeout"]);
+/** Codes of a call whose instance ended under it. */
+const DIED = new Set(["crashed", "killed"]);
 
 export type SupervisedState = "starting" | "running" | "restarting" | "quarantined" | "stopped";
 
@@ -126,36 +130,49 @@ export function supervisePlugin(options: SupervisorOptions) {
     if (limits.signal?.aborted) throw fail("cancelled", "cancelled before it started");
     const started = Date.now();
     const target = await current(started + limitMs);
+    if (limits.signal?.aborted) throw fail("cancelled", "cancelled before it started");
     stats.runs++;
     const controller = new AbortController();
     const forward = () => controller.abort(limits.signal?.reason);
     limits.signal?.addEventListener("abort", forward, { once: true });
-    if (limits.signal?.aborted) forward();
     let timedOut = false;
     const abortTimer = setTimeout(() => {
       timedOut = true;
       controller.abort(fail("timeout", `no answer within ${limitMs} ms`));
     }, limitMs);
     let killTimer: ReturnType<typeof setTimeout> | undefined;
+    let killed: Promise<void> | undefined;
     const onAbort = () => {
-      killTimer = setTimeout(() => {
-        stats.kills++;
-        logger.warn("plugin did not stop within the grace period; killing it", { plugin: launch.id, grace_ms: options.graceMs });
-        target.kill();
-      }, options.graceMs);
+      killed = new Promise((resolve) => {
+        killTimer = setTimeout(() => {
+          stats.kills++;
+          logger.warn("plugin did not stop within the grace period; killing it", { plugin: launch.id, grace_ms: options.graceMs });
+          target.kill();
+          resolve();
+        }, options.graceMs);
+      });
     };
     controller.signal.addEventListener("abort", onAbort, { once: true });
     // The runtime's own deadline comes after the kill, so a plugin that ignores the abort is killed
     // (and counted) by the supervisor rather than merely timed out by its host.
     const deadline = started + limitMs + options.graceMs + KILL_MARGIN_MS;
-    let abandoned = false;
     try {
       return await run(target, controller.signal, deadline);
     } catch (error) {
-      // Aborted and no answer: the plugin may still be working (a stdio child cannot be told to stop),
-      // so the kill stays armed for the rest of the grace period.
-      abandoned = controller.signal.aborted;
       stats.failures++;
+      const code = error instanceof PluginError ? error.code : undefined;
+      let ended = code !== undefined && DIED.has(code);
+      if (killed && code !== undefined && GAVE_UP.has(code)) {
+        // Aborted, and the runtime stopped waiting without the plugin's answer (a stdio child cannot
+        // be told to abort): the plugin may still be working, so it gets the rest of the grace period.
+        await killed;
+        ended = true;
+      }
+      if (ended) {
+        // The supervisor notices the end before answering, so the next call waits for the restart
+        // instead of reaching the dead instance.
+        await Promise.race([target.exited, sleep(options.controlTimeoutMs)]);
+      }
       if (timedOut) {
         stats.timeouts++;
         throw fail("timeout", `no answer within ${limitMs} ms`);
@@ -164,9 +181,9 @@ export function supervisePlugin(options: SupervisorOptions) {
       throw error instanceof PluginError ? error : fail("plugin_error", errorMessage(error));
     } finally {
       clearTimeout(abortTimer);
-      if (!abandoned) clearTimeout(killTimer);
+      clearTimeout(killTimer);
       limits.signal?.removeEventListener("abort", forward);
-      if (!abandoned) controller.signal.removeEventListener("abort", onAbort);
+      controller.signal.removeEventListener("abort", onAbort);
     }
   }
 

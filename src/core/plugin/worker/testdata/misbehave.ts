@@ -22,6 +22,11 @@ export default defineAction({
         return { status: "failed", data: { reason: "declined" } };
       case "loop":
         for (;;) {}
+      case "busy":
+        // Says it started, then never looks at its signal again.
+        ctx.logger.info("busy");
+        await Bun.sleep(10);
+        for (;;) {}
       case "exit":
         process.exit(3);
       case "uncaught":
