@@ -110,9 +110,19 @@ describe("ctx.exec", () => {
     expect(result).toMatchObject({ status: "completed", data: { timedOut: true, exitCode: null, signal: "SIGKILL" } });
     const grandchild = Number((result.data?.stdout as string).trim());
     expect(grandchild).toBeGreaterThan(0);
-    expect(isGone(grandchild)).toBe(true);
+    // SIGKILL to the group is delivered asynchronously: wait for the end, with a deadline.
+    expect(await goneWithin(grandchild, 5_000)).toBe(true);
   });
 });
+
+async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!isGone(pid)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(20);
+  }
+  return true;
+}
 
 /** Gone, or a zombie waiting for init to reap it (killed either way). */
 function isGone(pid: number): boolean {
