@@ -8,6 +8,7 @@ import { backoff, sleep } from "../core/agent/index.ts";
 import { errorMessage } from "../core/errors.ts";
 import { PluginError } from "../core/plugin/errors.ts";
 import type { PluginHost } from "../core/plugin/host.ts";
+import { applyPluginInstruction } from "../core/plugin/manage.ts";
 import type { ActionRequest } from "../core/plugin/types.ts";
 import type { Instruction, ResultRequest } from "../core/protocol/index.ts";
 
@@ -23,7 +24,7 @@ export interface InstructionRun {
 export async function handleInstruction(
   run: InstructionRun,
   context: RuntimeContext,
-  plugins: Pick<PluginHost, "instance">,
+  plugins: PluginHost,
 ): Promise<Instruction | undefined> {
   const { instruction } = run;
   const logger = context.logger.child("instruction");
@@ -34,13 +35,13 @@ export async function handleInstruction(
   return reportResult(instruction.id, result, context);
 }
 
-async function outcome(run: InstructionRun, context: RuntimeContext, plugins: Pick<PluginHost, "instance">): Promise<ResultRequest> {
+async function outcome(run: InstructionRun, context: RuntimeContext, plugins: PluginHost): Promise<ResultRequest> {
   const { instruction } = run;
   if (instruction.expires_at && Date.parse(instruction.expires_at) <= Date.now()) {
     return failed(`instruction expired at ${instruction.expires_at} before it could start`, { reason: "expired", expires_at: instruction.expires_at });
   }
   if (instruction.instruction_type !== "execute") {
-    return failed(`${instruction.instruction_type} is not supported by this agent version`, { reason: "unsupported_instruction_type" });
+    return applyPluginInstruction(instruction, { host: plugins, pluginsDir: context.config().plugins.directory, logger: context.logger });
   }
   const log: string[] = [];
   try {

@@ -4,6 +4,7 @@
  */
 import { createPoller, type AgentRuntime, type RuntimeContext } from "../core/agent/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
+import { cleanStaging } from "../core/plugin/install/index.ts";
 import { handleInstruction } from "./instruction.ts";
 
 /** How long the orchestrator may hold one poll open. */
@@ -40,6 +41,8 @@ export function createActionRuntime(): AgentRuntime {
   return {
     async run(context) {
       current = context;
+      // Left by an install the agent did not finish; only the agent holding the home may clear it.
+      await cleanStaging(context.config().plugins.directory);
       const host = await createPluginHost({ config: context.config(), home: context.home, logger: context.logger });
       plugins = host;
       const poller = createPoller({

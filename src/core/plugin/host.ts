@@ -9,9 +9,10 @@ import type { AgentHome } from "../home/index.ts";
 import type { Logger } from "../log/index.ts";
 import { loadCatalog, type Catalog, type CatalogEntry } from "./catalog.ts";
 import { PluginError } from "./errors.ts";
+import { rollback } from "./install/index.ts";
 import { assertPluginConfig, toLaunch } from "./manifest/index.ts";
 import { createStdioInstance } from "./stdio/index.ts";
-import { supervisePlugin, type SupervisedPlugin } from "./supervisor.ts";
+import { supervisePlugin, type SupervisedPlugin, type SupervisorOptions } from "./supervisor.ts";
 import type { AgentIdentity, PluginHostFactory, PluginKind } from "./types.ts";
 import { createWorkerInstance } from "./worker/index.ts";
 import type { PluginStats } from "./_stats.ts";
@@ -22,6 +23,8 @@ export interface PluginHostOptions {
   logger: Logger;
   /** Starts an instance; by default chosen from the plugin's runtime and security.sandbox.level. */
   factory?: PluginHostFactory;
+  /** Restart backoff and quarantine thresholds (the supervisor's defaults otherwise). */
+  supervision?: Pick<SupervisorOptions, "maxCrashes" | "crashWindowMs" | "restartBaseMs" | "restartCapMs">;
 }
 
 export interface PluginSummary {
@@ -44,6 +47,8 @@ export async function createPluginHost(options: PluginHostOptions) {
     tags: config.agent.tags,
   };
   const instances = new Map<string, Promise<SupervisedPlugin>>();
+  /** Rollbacks done automatically, for heartbeats and the audit log. */
+  const rollbacks: Array<{ plugin: string; from: string; to: string; at: string; reason: string }> = [];
 
   function entry(id: string, kind?: PluginKind): CatalogEntry {
     const found = catalog.entries.get(id);
@@ -54,25 +59,46 @@ export async function createPluginHost(options: PluginHostOptions) {
     return found;
   }
 
+  /**
+   * A version installed moments ago that crash-loops goes back to the one before it, reported and
+   * logged; older versions are left quarantined for an operator to look at.
+   */
+  async function rollBackIfFresh(id: string, reason: string): Promise<void> {
+    const current = catalog.entries.get(id);
+    const installed = current?.source === "installed" ? current.installed : undefined;
+    if (!installed?.previous || Date.now() - Date.parse(installed.installed_at) > ROLLBACK_WINDOW_MS) return;
+    try {
+      const restored = await rollback(config.plugins.directory, id);
+      rollbacks.push({ plugin: id, from: installed.version, to: restored.version, at: new Date().toISOString(), reason });
+      logger.error("plugin rolled back: the new version crash-looped", { plugin: id, from: installed.version, to: restored.version, reason });
+      await host.refresh();
+      await host.replace(id);
+    } catch (error) {
+      logger.error("plugin rollback failed; it stays quarantined", { plugin: id, error: error instanceof Error ? error : String(error) });
+    }
+  }
+
   async function start(id: string, instance: string, kind: PluginKind | undefined, instanceConfig: Record<string, unknown>): Promise<SupervisedPlugin> {
     const { manifest } = entry(id, kind);
     const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
     const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
     const launch = toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox });
     const supervised = supervisePlugin({
+      ...options.supervision,
       launch,
       factory,
       logger,
       controlTimeoutMs: config.plugins.timeout,
       defaultCallTimeoutMs: manifest.type === "action" ? config.action.task_timeout : manifest.type === "trigger" ? config.sensor.trigger_timeout : config.plugins.timeout,
       graceMs: config.action.cancel_grace_period,
+      onQuarantine: (reason) => void rollBackIfFresh(id, reason),
     });
     await supervised.start();
     logger.info("plugin started", { plugin: id, instance, version: manifest.version, runtime: manifest.runtime.type });
     return supervised;
   }
 
-  return {
+  const host = {
     /** Every plugin this agent can run. */
     list: (): CatalogEntry[] => [...catalog.entries.values()],
     has: (id: string) => catalog.entries.has(id),
@@ -109,13 +135,33 @@ export async function createPluginHost(options: PluginHostOptions) {
       catalog = await loadCatalog(config.plugins);
       for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
     },
+    /**
+     * New uses of plugin `id` start its current version; the running instances finish the calls they
+     * have (each within its time limit) and then stop.
+     */
+    async replace(id: string): Promise<void> {
+      const retiring: Promise<SupervisedPlugin>[] = [];
+      for (const [key, pending] of instances) {
+        if (key.startsWith(`${id}/`)) {
+          instances.delete(key);
+          retiring.push(pending);
+        }
+      }
+      await Promise.allSettled(retiring.map(async (pending) => (await pending).retire()));
+    },
+    /** Automatic rollbacks so far. */
+    rollbacks: () => [...rollbacks],
     async stopAll(): Promise<void> {
       const all = [...instances.values()];
       instances.clear();
       await Promise.allSettled(all.map(async (pending) => (await pending).stop()));
     },
   };
+  return host;
 }
+
+/** How long after an install a crash loop counts against the new version. */
+const ROLLBACK_WINDOW_MS = 15 * 60_000;
 
 export type PluginHost = Awaited<ReturnType<typeof createPluginHost>>;
 

@@ -124,7 +124,17 @@ export function supervisePlugin(options: SupervisorOptions) {
    * One call under the time limit: at the limit the plugin's signal aborts; after the grace period
    * the instance is killed (and restarted) and the call fails with "timeout".
    */
-  async function call<T>(limits: CallLimits, run: (target: PluginInstance, signal: AbortSignal, deadline: number) => Promise<T>): Promise<T> {
+  /** Calls in progress, so a retiring version can let them finish. */
+  const inFlight = new Set<Promise<unknown>>();
+
+  function call<T>(limits: CallLimits, run: (target: PluginInstance, signal: AbortSignal, deadline: number) => Promise<T>): Promise<T> {
+    const pending = guardedCall(limits, run);
+    inFlight.add(pending);
+    void pending.catch(() => {}).finally(() => inFlight.delete(pending));
+    return pending;
+  }
+
+  async function guardedCall<T>(limits: CallLimits, run: (target: PluginInstance, signal: AbortSignal, deadline: number) => Promise<T>): Promise<T> {
     const limitMs = limits.timeoutMs || launch.limits.execution_time || options.defaultCallTimeoutMs;
     // An aborted signal fires no further event: a call cancelled before it began must not start.
     if (limits.signal?.aborted) throw fail("cancelled", "cancelled before it started");
@@ -230,6 +240,11 @@ export function supervisePlugin(options: SupervisorOptions) {
       const old = instance;
       instance = undefined;
       if (old) await stopInstance(old);
+    },
+    /** Stops after the calls in progress have ended (each within its own time limit). */
+    async retire(): Promise<void> {
+      await Promise.allSettled([...inFlight]);
+      await this.stop();
     },
   };
 
