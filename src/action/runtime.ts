@@ -5,10 +5,13 @@
 import { createPoller, type AgentRuntime, type RuntimeContext } from "../core/agent/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import { cleanStaging } from "../core/plugin/install/index.ts";
+import { watchPlugins } from "../core/plugin/watch.ts";
 import { handleInstruction } from "./instruction.ts";
 
 /** How long the orchestrator may hold one poll open. */
 const LONG_POLL_SECONDS = 30;
+/** How often plugin files are checked for changes when plugins.watch_changes is on. */
+const WATCH_INTERVAL_MS = 2_000;
 
 export function createActionRuntime(): AgentRuntime {
   /** Instructions in flight, with the controller that cancels each. */
@@ -55,8 +58,11 @@ export function createActionRuntime(): AgentRuntime {
       });
       const slots = context.config().action.max_concurrent_tasks;
       context.logger.info(`taking instructions in ${slots} slot${slots === 1 ? "" : "s"}`, { plugins: host.list().map((entry) => entry.manifest.id) });
+      const watching = context.config().plugins.watch_changes
+        ? watchPlugins({ host, logger: context.logger.child("plugins"), intervalMs: WATCH_INTERVAL_MS, signal: context.stop })
+        : Promise.resolve();
       try {
-        await Promise.all(Array.from({ length: slots }, () => slot(context, poller, host)));
+        await Promise.all([...Array.from({ length: slots }, () => slot(context, poller, host)), watching]);
       } finally {
         await host.stopAll();
       }
