@@ -1,0 +1,1 @@
+export { openJournal, type Journal, type JournalEntry, type JournalState } from "./journal.ts";
