@@ -4,14 +4,18 @@ import { json, makeClient, makeConfig, startServer, tempDirs, type TestServer } 
 import type { RuntimeContext } from "../core/agent/index.ts";
 import { prepareAgentHome } from "../core/home/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
+import { openJournal, type Journal } from "../core/spool/index.ts";
 import type { Instruction } from "../core/protocol/index.ts";
 import { handleInstruction } from "./instruction.ts";
+import { recoverInterrupted } from "./recovery.ts";
 
 const dirs = tempDirs();
 let server: TestServer | undefined;
 let host: PluginHost | undefined;
+let journal: Journal | undefined;
 afterEach(async () => {
   await host?.stopAll();
+  journal?.close();
   server?.stop();
   dirs.cleanup();
 });
@@ -39,6 +43,7 @@ async function context(url: string, abort = new AbortController()): Promise<Runt
   const { client, logger } = makeClient(config);
   const home = prepareAgentHome(base, "agent-1");
   host = await createPluginHost({ config, home, logger });
+  journal = openJournal(join(home.state, "journal.db"));
   return { config: () => config, api: client, logger, home, stop: new AbortController().signal, abort: abort.signal };
 }
 
@@ -48,15 +53,21 @@ const orchestrator = () => startServer((request) => (request.method === "PUT" ? 
 const results = (server: TestServer) => server.hits.filter((hit) => hit.path.endsWith("/result")).map((hit) => JSON.parse(hit.body));
 
 async function run(item: Instruction, ctx: RuntimeContext, cancel = new AbortController()) {
-  return handleInstruction({ instruction: item, cancel: cancel.signal }, ctx, host!);
+  return handleInstruction({ instruction: item, cancel: cancel.signal }, { context: ctx, plugins: host!, journal: journal! });
 }
 
 describe("running an instruction through its plugin", () => {
   test("the built-in echo action completes with its data, after the agent says executing", async () => {
     server = orchestrator();
     await run(instruction({ plugin_configuration: { message: "hi" }, input_data: { n: 1 } }), await context(server.url));
-    expect(server.hits.map((hit) => `${hit.method} ${hit.path}`)).toEqual(["PUT /agents/v1/agent-1/instructions/i-1", "POST /agents/v1/agent-1/instructions/i-1/result"]);
+    // executing, then the plugin's log lines as an execution_log update, then the result.
+    expect(server.hits.map((hit) => `${hit.method} ${hit.path}`)).toEqual([
+      "PUT /agents/v1/agent-1/instructions/i-1",
+      "PUT /agents/v1/agent-1/instructions/i-1",
+      "POST /agents/v1/agent-1/instructions/i-1/result",
+    ]);
     expect(JSON.parse(server.hits[0]!.body)).toEqual({ status: "executing" });
+    expect(JSON.parse(server.hits[1]!.body).execution_log.join("\n")).toContain("echo");
     const [result] = results(server);
     expect(result.status).toBe("completed");
     expect(result.result).toMatchObject({ parameters: { message: "hi", n: 1 }, message: "hi", agent: "agent-1" });
@@ -99,9 +110,10 @@ describe("running an instruction through its plugin", () => {
   });
 
   test("the result is sent again until acknowledged, then the chained instruction is returned", async () => {
-    server = startServer((request, _hit, index) => {
+    let resultPosts = 0;
+    server = startServer((request) => {
       if (request.method === "PUT") return UPDATED(request);
-      return index < 3 ? new Response("busy", { status: 503 }) : json({ acknowledged: true, next_instruction: instruction({ id: "i-2" }) });
+      return ++resultPosts < 3 ? new Response("busy", { status: 503 }) : json({ acknowledged: true, next_instruction: instruction({ id: "i-2" }) });
     });
     const next = await run(instruction(), await context(server.url));
     expect(next?.id).toBe("i-2");
@@ -118,5 +130,43 @@ describe("running an instruction through its plugin", () => {
     await server.waitForHits(2);
     abort.abort();
     expect(await pending).toBeUndefined();
+  });
+
+  test("the same instruction delivered twice runs once; the second delivery gets the stored result", async () => {
+    server = orchestrator();
+    const ctx = await context(server.url);
+    const item = instruction({ plugin_id: "flaky", input_data: { failures: 0 } });
+    await run(item, ctx);
+    await run(item, ctx);
+    const [first, second] = results(server);
+    expect(first).toMatchObject({ status: "completed", result: { runs: 1 } });
+    expect(second).toEqual(first);
+    expect(server.hits.filter((hit) => hit.method === "PUT" && JSON.parse(hit.body).status === "executing")).toHaveLength(1);
+  });
+
+  test("retryable failures are retried up to max_retries, with retry_count reported", async () => {
+    server = orchestrator();
+    await run(instruction({ plugin_id: "flaky", max_retries: 3, input_data: { failures: 2 } }), await context(server.url));
+    expect(results(server)[0]).toMatchObject({ status: "completed", result: { runs: 3 }, retry_count: 2 });
+  }, 30_000);
+
+  test("retries stop at max_retries", async () => {
+    server = orchestrator();
+    await run(instruction({ plugin_id: "flaky", max_retries: 1, input_data: { failures: 5 } }), await context(server.url));
+    expect(results(server)[0]).toMatchObject({ status: "failed", retry_count: 1, error_details: { retryable: true } });
+  }, 30_000);
+
+  test("at boot, an instruction cut off mid-run is failed with agent_restarted unless its plugin is idempotent", async () => {
+    server = orchestrator();
+    const ctx = await context(server.url);
+    for (const item of [instruction({ id: "cut-flaky", plugin_id: "flaky" }), instruction({ id: "cut-echo", plugin_id: "echo" }), instruction({ id: "never-started" })]) {
+      journal!.receive(item);
+      if (item.id !== "never-started") journal!.start(item.id);
+    }
+    const rerun = recoverInterrupted(journal!, host!, ctx);
+    // echo declares itself idempotent; a received-but-never-started instruction is simply run.
+    expect(rerun.map((item) => item.id)).toEqual(["cut-echo", "never-started"]);
+    expect(journal!.get("cut-flaky")).toMatchObject({ state: "finished", result: { status: "failed", error_details: { reason: "agent_restarted" } } });
+    expect(journal!.outbox().map((entry) => entry.id)).toEqual(["cut-flaky"]);
   });
 });

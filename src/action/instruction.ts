@@ -1,7 +1,8 @@
 /**
- * What happens to one instruction: checked for expiry, run by its plugin under the supervisor's
- * time limit, and its result reported until the orchestrator acknowledges it. Returns the
- * instruction the result's answer chained, if any.
+ * What happens to one instruction, exactly once: recorded in the journal, checked for expiry, run
+ * by its plugin under the supervisor's time limit (retried when the plugin says the failure is
+ * retryable or its process crashed), and its result kept in the outbox until the orchestrator
+ * acknowledges it. Returns the instruction the result's answer chained, if any.
  */
 import type { RuntimeContext } from "../core/agent/index.ts";
 import { backoff, sleep } from "../core/agent/index.ts";
@@ -11,49 +12,87 @@ import type { PluginHost } from "../core/plugin/host.ts";
 import { applyPluginInstruction } from "../core/plugin/manage.ts";
 import type { ActionRequest } from "../core/plugin/types.ts";
 import type { Instruction, ResultRequest } from "../core/protocol/index.ts";
+import type { Journal } from "../core/spool/index.ts";
+import { createLogStream } from "./log-stream.ts";
 
 /** Log lines kept for the result; the newest win. */
 const MAX_LOG_LINES = 500;
+const RETRY_BASE_MS = 1_000;
+const RETRY_CAP_MS = 30_000;
 
 export interface InstructionRun {
   instruction: Instruction;
   /** Aborts when the orchestrator cancels the instruction. */
   cancel: AbortSignal;
+  /** Recovered from the journal at boot: already recorded, run it anyway. */
+  recovered?: boolean;
 }
 
-export async function handleInstruction(
-  run: InstructionRun,
-  context: RuntimeContext,
-  plugins: PluginHost,
-): Promise<Instruction | undefined> {
+export interface InstructionDeps {
+  context: RuntimeContext;
+  plugins: PluginHost;
+  journal: Journal;
+}
+
+export async function handleInstruction(run: InstructionRun, deps: InstructionDeps): Promise<Instruction | undefined> {
   const { instruction } = run;
+  const { context, journal } = deps;
   const logger = context.logger.child("instruction");
   const fields = { instruction_id: instruction.id, plugin_id: instruction.plugin_id, type: instruction.instruction_type };
+  const prior = run.recovered ? undefined : journal.receive(instruction);
+  if (prior?.state === "finished" && prior.result) {
+    logger.info("instruction delivered again after it finished; sending its result again", fields);
+    return reportResult(instruction.id, prior.result, deps);
+  }
+  if (prior) {
+    logger.info("instruction delivered again while it runs; the running one will report", fields);
+    return undefined;
+  }
   logger.info("instruction received", fields);
-  const result = await outcome(run, context, plugins);
-  logger.info(`instruction ${result.status}`, { ...fields, error: result.error_message });
-  return reportResult(instruction.id, result, context);
+  const result = await outcome(run, deps);
+  journal.finish(instruction.id, result);
+  logger.info(`instruction ${result.status}`, { ...fields, error: result.error_message, retry_count: result.retry_count });
+  return reportResult(instruction.id, result, deps);
 }
 
-async function outcome(run: InstructionRun, context: RuntimeContext, plugins: PluginHost): Promise<ResultRequest> {
+async function outcome(run: InstructionRun, deps: InstructionDeps): Promise<ResultRequest> {
   const { instruction } = run;
+  const { context, plugins, journal } = deps;
   if (instruction.expires_at && Date.parse(instruction.expires_at) <= Date.now()) {
     return failed(`instruction expired at ${instruction.expires_at} before it could start`, { reason: "expired", expires_at: instruction.expires_at });
   }
   if (instruction.instruction_type !== "execute") {
+    journal.start(instruction.id);
     return applyPluginInstruction(instruction, { host: plugins, pluginsDir: context.config().plugins.directory, logger: context.logger });
   }
+  for (let attempt = instruction.retry_count; ; attempt++) {
+    journal.start(instruction.id);
+    const result = { ...(await executeOnce(run, deps, attempt)), retry_count: attempt };
+    if (!isRetryable(result) || attempt >= instruction.max_retries || run.cancel.aborted) return result;
+    const waitMs = backoff(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
+    context.logger.info("retrying instruction", { instruction_id: instruction.id, attempt: attempt + 1, max_retries: instruction.max_retries, wait_ms: waitMs });
+    await sleep(waitMs, run.cancel);
+    if (run.cancel.aborted) return { status: "cancelled", error_message: "cancelled by the orchestrator", retry_count: attempt };
+  }
+}
+
+async function executeOnce(run: InstructionRun, deps: InstructionDeps, attempt: number): Promise<ResultRequest> {
+  const { instruction } = run;
+  const { context, plugins } = deps;
   const log: string[] = [];
+  const stream = createLogStream({ api: context.api, logger: context.logger, instructionId: instruction.id, signal: context.abort });
+  const collect = (line: string) => {
+    log.push(line);
+    if (log.length > MAX_LOG_LINES) log.shift();
+    stream.push(line);
+  };
   try {
     const plugin = await plugins.instance(instruction.plugin_id, { kind: "action" });
-    await markExecuting(instruction.id, context);
-    const result = await plugin.execute(actionRequest(instruction), {
+    await markExecuting(instruction.id, attempt, context);
+    const result = await plugin.execute(actionRequest(instruction, attempt), {
       timeoutMs: instruction.timeout_seconds > 0 ? instruction.timeout_seconds * 1000 : undefined,
       signal: run.cancel,
-      onLog: (line) => {
-        log.push(line);
-        if (log.length > MAX_LOG_LINES) log.shift();
-      },
+      onLog: collect,
     });
     // Whatever a cancelled plugin returns on its way out, the instruction was cancelled.
     if (run.cancel.aborted) return { status: "cancelled", error_message: "cancelled by the orchestrator", result: result.data, execution_log: log };
@@ -66,13 +105,22 @@ async function outcome(run: InstructionRun, context: RuntimeContext, plugins: Pl
       return { status, error_message: error.message, error_details: details, execution_log: log };
     }
     return { ...failed(errorMessage(error), { reason: "agent_error" }), execution_log: log };
+  } finally {
+    await stream.close();
   }
+}
+
+/** Retried: failures the plugin marks retryable, and crashes of its process. */
+function isRetryable(result: ResultRequest): boolean {
+  if (result.status !== "failed") return false;
+  const details = result.error_details ?? {};
+  return details.retryable === true || details.code === "crashed";
 }
 
 /** Error codes as reasons the orchestrator's users already know. */
 const REASONS: Record<string, string> = { not_installed: "plugin_not_installed" };
 
-function actionRequest(instruction: Instruction): ActionRequest {
+function actionRequest(instruction: Instruction, attempt: number): ActionRequest {
   return {
     id: instruction.id,
     type: instruction.instruction_type,
@@ -80,35 +128,38 @@ function actionRequest(instruction: Instruction): ActionRequest {
     context: instruction.context ?? {},
     variables: instruction.variables ?? {},
     timeout: instruction.timeout_seconds,
-    metadata: { correlation_id: instruction.correlation_id, priority: instruction.priority, retry_count: instruction.retry_count },
+    metadata: { correlation_id: instruction.correlation_id, priority: instruction.priority, retry_count: attempt },
   };
 }
 
 /** `executing` is informative: the run goes on if the orchestrator cannot be told. */
-async function markExecuting(id: string, context: RuntimeContext): Promise<void> {
+async function markExecuting(id: string, attempt: number, context: RuntimeContext): Promise<void> {
   try {
-    await context.api.update(id, { status: "executing" }, context.abort);
+    await context.api.update(id, { status: "executing", ...(attempt > 0 ? { retry_count: attempt } : {}) }, context.abort);
   } catch (error) {
     context.logger.warn("could not mark the instruction executing", { instruction_id: id, error: errorMessage(error) });
   }
 }
 
-function failed(message: string, details: Record<string, unknown>): ResultRequest {
+export function failed(message: string, details: Record<string, unknown>): ResultRequest {
   return { status: "failed", error_message: message, error_details: details };
 }
 
 /**
- * Sends the result until acknowledged. The client already retries a keyed POST a few times; this
- * outer loop rides out longer outages, and gives up only when the agent is made to stop at once.
+ * Sends a result until acknowledged, then marks it so in the journal. The client already retries
+ * a keyed POST a few times; this loop rides out longer outages. Stopped at once, the result stays
+ * in the outbox and is sent after the restart.
  */
-async function reportResult(id: string, result: ResultRequest, context: RuntimeContext): Promise<Instruction | undefined> {
+export async function reportResult(id: string, result: ResultRequest, deps: Pick<InstructionDeps, "context" | "journal">): Promise<Instruction | undefined> {
+  const { context, journal } = deps;
   for (let attempt = 0; ; attempt++) {
     try {
       const answer = await context.api.result(id, result, context.abort);
+      journal.acknowledge(id);
       return answer.next_instruction ?? undefined;
     } catch (error) {
       if (context.abort.aborted) {
-        context.logger.error("result not delivered before shutdown", { instruction_id: id, error: errorMessage(error) });
+        context.logger.warn("result kept in the outbox; it is sent after the restart", { instruction_id: id, error: errorMessage(error) });
         return undefined;
       }
       const waitMs = Math.max(backoff(attempt, 1_000, 60_000), 250);

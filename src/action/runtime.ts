@@ -1,17 +1,23 @@
 /**
  * The action agent's runtime: `action.max_concurrent_tasks` slots, each long-polling for an
- * instruction and taking the one a result's answer chains without polling in between.
+ * instruction and taking the one a result's answer chains without polling in between. The journal
+ * makes each instruction's effect happen once; what it recovers at boot runs before new work.
  */
+import { join } from "node:path";
 import { createPoller, type AgentRuntime, type RuntimeContext } from "../core/agent/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import { cleanStaging } from "../core/plugin/install/index.ts";
 import { watchPlugins } from "../core/plugin/watch.ts";
+import type { Instruction } from "../core/protocol/index.ts";
+import { openJournal, type Journal } from "../core/spool/index.ts";
 import { handleInstruction } from "./instruction.ts";
+import { flushOutbox, recoverInterrupted } from "./recovery.ts";
 
 /** How long the orchestrator may hold one poll open. */
 const LONG_POLL_SECONDS = 30;
 /** How often plugin files are checked for changes when plugins.watch_changes is on. */
 const WATCH_INTERVAL_MS = 2_000;
+const PRUNE_INTERVAL_MS = 60 * 60_000;
 
 export function createActionRuntime(): AgentRuntime {
   /** Instructions in flight, with the controller that cancels each. */
@@ -19,24 +25,30 @@ export function createActionRuntime(): AgentRuntime {
   let plugins: PluginHost | undefined;
   let current: RuntimeContext | undefined;
 
-  async function slot(context: RuntimeContext, poller: ReturnType<typeof createPoller>, host: PluginHost) {
+  async function runOne(instruction: Instruction, context: RuntimeContext, host: PluginHost, journal: Journal, recovered = false) {
+    const cancel = new AbortController();
+    // The agent's forced stop cancels whatever still runs.
+    const forward = () => cancel.abort();
+    context.abort.addEventListener("abort", forward, { once: true });
+    inFlight.set(instruction.id, cancel);
+    try {
+      return await handleInstruction({ instruction, cancel: cancel.signal, recovered }, { context, plugins: host, journal });
+    } finally {
+      inFlight.delete(instruction.id);
+      context.abort.removeEventListener("abort", forward);
+    }
+  }
+
+  async function slot(context: RuntimeContext, next: () => Promise<{ instruction: Instruction; recovered: boolean } | undefined>, host: PluginHost, journal: Journal) {
     while (!context.stop.aborted) {
-      let instruction = await poller.nextInstruction();
+      const taken = await next();
+      let instruction = taken?.instruction;
+      let recovered = taken?.recovered ?? false;
       while (instruction) {
-        const id = instruction.id;
-        const cancel = new AbortController();
-        // The agent's forced stop cancels whatever still runs.
-        const forward = () => cancel.abort();
-        context.abort.addEventListener("abort", forward, { once: true });
-        inFlight.set(id, cancel);
-        try {
-          const next = await handleInstruction({ instruction, cancel: cancel.signal }, context, host);
-          // A chained instruction arriving while we stop is left to the orchestrator's lease.
-          instruction = context.stop.aborted ? undefined : next;
-        } finally {
-          inFlight.delete(id);
-          context.abort.removeEventListener("abort", forward);
-        }
+        const chained = await runOne(instruction, context, host, journal, recovered);
+        // A chained instruction arriving while we stop is left to the orchestrator's lease.
+        instruction = context.stop.aborted ? undefined : chained;
+        recovered = false;
       }
     }
   }
@@ -44,27 +56,41 @@ export function createActionRuntime(): AgentRuntime {
   return {
     async run(context) {
       current = context;
+      const config = context.config();
       // Left by an install the agent did not finish; only the agent holding the home may clear it.
-      await cleanStaging(context.config().plugins.directory);
-      const host = await createPluginHost({ config: context.config(), home: context.home, logger: context.logger });
+      await cleanStaging(config.plugins.directory);
+      const host = await createPluginHost({ config, home: context.home, logger: context.logger });
       plugins = host;
+      const journal = openJournal(join(context.home.state, "journal.db"));
+      journal.prune(config.action.journal_retention);
+      const recovered = recoverInterrupted(journal, host, context);
+      const outbox = flushOutbox(journal, context);
       const poller = createPoller({
         api: context.api,
         logger: context.logger.child("poll"),
         waitSeconds: LONG_POLL_SECONDS,
         intervalMs: () => context.config().agent.poll_interval,
-        errorBackoffMs: context.config().api.retry_delay,
+        errorBackoffMs: config.api.retry_delay,
         signal: context.stop,
       });
-      const slots = context.config().action.max_concurrent_tasks;
-      context.logger.info(`taking instructions in ${slots} slot${slots === 1 ? "" : "s"}`, { plugins: host.list().map((entry) => entry.manifest.id) });
-      const watching = context.config().plugins.watch_changes
+      const next = async () => {
+        const instruction = recovered.shift();
+        if (instruction) return { instruction, recovered: true };
+        const polled = await poller.nextInstruction();
+        return polled && { instruction: polled, recovered: false };
+      };
+      const pruning = setInterval(() => journal.prune(context.config().action.journal_retention), PRUNE_INTERVAL_MS);
+      const watching = config.plugins.watch_changes
         ? watchPlugins({ host, logger: context.logger.child("plugins"), intervalMs: WATCH_INTERVAL_MS, signal: context.stop })
         : Promise.resolve();
+      const slots = config.action.max_concurrent_tasks;
+      context.logger.info(`taking instructions in ${slots} slot${slots === 1 ? "" : "s"}`, { plugins: host.list().map((entry) => entry.manifest.id) });
       try {
-        await Promise.all([...Array.from({ length: slots }, () => slot(context, poller, host)), watching]);
+        await Promise.all([...Array.from({ length: slots }, () => slot(context, next, host, journal)), watching, outbox]);
       } finally {
+        clearInterval(pruning);
         await host.stopAll();
+        journal.close();
       }
     },
     running: () => [...inFlight.keys()],
@@ -76,6 +102,6 @@ export function createActionRuntime(): AgentRuntime {
         controller.abort();
       }
     },
-    plugins: async () => (plugins ? plugins.summary() : {}),
+    plugins: async () => (plugins ? { ...(await plugins.summary()), rollbacks: plugins.rollbacks() } : {}),
   };
 }

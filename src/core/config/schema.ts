@@ -196,6 +196,7 @@ const action = section(
     ),
     task_timeout: optionalDuration("Deadline of an instruction without its own (default agent.task_timeout)", { min: "1s", max: "7d" }),
     cancel_grace_period: duration("10s", "Time a cancelled or timed-out plugin gets to stop before it is killed", { max: "10m" }),
+    journal_retention: duration("7d", "How long finished, acknowledged instructions stay in the journal (duplicates within it run once)", { min: "1h" }),
   },
   "Action agent",
 );

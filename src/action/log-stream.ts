@@ -1,0 +1,57 @@
+/**
+ * A running instruction's log lines, sent to the orchestrator as `execution_log` updates: at most
+ * one PUT a second per instruction, each capped in size, never blocking the plugin. Lines that do
+ * not fit the cap are counted and said so in the next batch.
+ */
+import type { ApiClient } from "../core/api/index.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/log/index.ts";
+
+const INTERVAL_MS = 1_000;
+const MAX_BATCH_BYTES = 64 * 1024;
+const MAX_LINE_BYTES = 4 * 1024;
+
+export function createLogStream(options: { api: ApiClient; logger: Logger; instructionId: string; signal: AbortSignal }) {
+  const { api, logger, instructionId, signal } = options;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let dropped = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let sending: Promise<void> = Promise.resolve();
+
+  function flush(): Promise<void> {
+    timer = undefined;
+    if (pending.length === 0 && dropped === 0) return sending;
+    const lines = dropped > 0 ? [...pending, `[${dropped} log lines dropped: over ${MAX_BATCH_BYTES} bytes a second]`] : pending;
+    pending = [];
+    pendingBytes = 0;
+    dropped = 0;
+    sending = sending.then(async () => {
+      try {
+        await api.update(instructionId, { execution_log: lines }, signal);
+      } catch (error) {
+        // The full log also goes with the result; a lost progress update costs nothing else.
+        logger.debug("execution log update not sent", { instruction_id: instructionId, error: errorMessage(error) });
+      }
+    });
+    return sending;
+  }
+
+  return {
+    push(line: string): void {
+      const text = line.length > MAX_LINE_BYTES ? `${line.slice(0, MAX_LINE_BYTES)}… [truncated]` : line;
+      if (pendingBytes + text.length > MAX_BATCH_BYTES) {
+        dropped++;
+      } else {
+        pending.push(text);
+        pendingBytes += text.length;
+      }
+      timer ??= setTimeout(() => void flush(), INTERVAL_MS);
+    },
+    /** Sends what is left; call before the result. */
+    async close(): Promise<void> {
+      clearTimeout(timer);
+      await flush();
+    },
+  };
+}
