@@ -15,6 +15,7 @@ import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BYTECODE_DEFAULT, BuildUsageError, ROOT, binaryName, buildFacts, buildTarget, hostTarget } from "./build.ts";
 import { peakRssMb, summarize, timer, wallTimesMs, type RunOptions } from "./_measure.ts";
+import { actionFigures } from "./bench/action.ts";
 
 interface Context extends RunOptions {
   /** The host binary under test. */
@@ -105,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
         "no-bytecode": { type: "boolean", default: false },
         runs: { type: "string", default: "20" },
         warmup: { type: "string", default: "3" },
+        rounds: { type: "string", default: "3" },
+        only: { type: "string" },
       },
       strict: true,
     }).values;
@@ -113,6 +116,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const runs = Number(flags.runs);
   const warmup = Number(flags.warmup);
+  const rounds = Number(flags.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new BuildUsageError("bench: --rounds must be a positive integer");
+  const groups = flags.only === undefined ? ["binary", "action"] : flags.only.split(",");
+  for (const group of groups) {
+    if (group !== "binary" && group !== "action") throw new BuildUsageError(`bench: --only takes binary and/or action, got "${group}"`);
+  }
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(warmup) || warmup < 0) {
     throw new BuildUsageError("bench: --runs must be a positive integer and --warmup a whole number");
   }
@@ -134,14 +143,28 @@ async function main(argv: string[]): Promise<number> {
     const ctx: Context = { binary, binaries, runs, warmup, cwd, env: cleanEnv() };
     console.log(`measuring ${binary} with ${timer()}, ${warmup} warm-up + ${runs} runs\n`);
     const rows = [["figure", "target", "median", "spread (min–max)", "runs"]];
-    for (const benchmark of benchmarks) {
-      for (const { figure, samples } of await benchmark.measure(ctx)) {
-        const { median, min, max, runs: count } = summarize(samples);
-        const spread = count > 1 ? `${min.toFixed(1)}–${max.toFixed(1)} ${benchmark.unit}` : "-";
-        rows.push([figure, benchmark.target, `${median.toFixed(1)} ${benchmark.unit}`, spread, String(count)]);
+    const results: Array<{ figure: string; unit: string; target: string; median: number; min: number; max: number; samples: number[] }> = [];
+    const add = (figure: string, unit: string, target: string, samples: number[]) => {
+      const { median, min, max, runs: count } = summarize(samples);
+      const spread = count > 1 ? `${min.toFixed(1)}–${max.toFixed(1)} ${unit}` : "-";
+      rows.push([figure, target, `${median.toFixed(1)} ${unit}`, spread, String(count)]);
+      results.push({ figure, unit, target, median, min, max, samples });
+    };
+    if (groups.includes("binary")) {
+      for (const benchmark of benchmarks) {
+        for (const { figure, samples } of await benchmark.measure(ctx)) add(figure, benchmark.unit, benchmark.target, samples);
       }
     }
+    if (groups.includes("action")) {
+      console.log(`action agent: ${rounds} rounds per figure against stavily orchestrator on loopback`);
+      for (const item of await actionFigures({ binary, env: ctx.env ?? {}, rounds })) add(item.figure, item.unit, item.target, item.samples);
+    }
     console.log(formatTable(rows));
+    const out = join(ROOT, "dist", "bench");
+    mkdirSync(out, { recursive: true });
+    const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    await Bun.write(file, `${JSON.stringify({ binary, target, rounds, runs, results }, null, 2)}\n`);
+    console.log(`\nwrote ${relative(ROOT, file)}`);
     return 0;
   } finally {
     rmSync(work, { recursive: true, force: true });
