@@ -3,18 +3,17 @@
  * their manifests, and one supervised instance per (plugin, instance name), started on first use
  * on the runtime the plugin and the sandbox level call for.
  */
+import { mkdirSync } from "node:fs";
 import type { Config } from "../config/index.ts";
-import { usageError } from "../errors.ts";
 import type { AgentHome } from "../home/index.ts";
 import type { Logger } from "../log/index.ts";
 import { loadCatalog, type Catalog, type CatalogEntry } from "./catalog.ts";
 import { PluginError } from "./errors.ts";
 import { rollback } from "./install/index.ts";
 import { assertPluginConfig, toLaunch } from "./manifest/index.ts";
-import { createStdioInstance } from "./stdio/index.ts";
+import { checkSandboxLevel, createSandboxedInstance } from "./sandbox/index.ts";
 import { supervisePlugin, type SupervisedPlugin, type SupervisorOptions } from "./supervisor.ts";
 import type { AgentIdentity, PluginHostFactory, PluginKind } from "./types.ts";
-import { createWorkerInstance } from "./worker/index.ts";
 import type { PluginStats } from "./_stats.ts";
 
 export interface PluginHostOptions {
@@ -36,7 +35,7 @@ export interface PluginSummary {
 export async function createPluginHost(options: PluginHostOptions) {
   const { config, home } = options;
   const logger = options.logger.child("plugins");
-  const factory = options.factory ?? defaultFactory(config.security.sandbox.level);
+  const factory = options.factory ?? (await runtimeFactory(config.security.sandbox, { logger }));
   let catalog: Catalog = await loadCatalog(config.plugins);
   for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
   const agent: AgentIdentity = {
@@ -83,6 +82,8 @@ export async function createPluginHost(options: PluginHostOptions) {
     const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
     const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
     const launch = toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox });
+    // A stdio child's cwd: without it the spawn fails with an ENOENT that names the interpreter.
+    mkdirSync(launch.workDir, { recursive: true, mode: 0o750 });
     const supervised = supervisePlugin({
       ...options.supervision,
       launch,
@@ -165,10 +166,21 @@ const ROLLBACK_WINDOW_MS = 15 * 60_000;
 
 export type PluginHost = Awaited<ReturnType<typeof createPluginHost>>;
 
-/** The runtime for a launch: a Worker for bun plugins, a child process for the others. */
-function defaultFactory(level: Config["security"]["sandbox"]["level"]): PluginHostFactory {
-  if (level !== "worker") {
-    throw usageError("sandbox", `security.sandbox.level ${level} is not available in this version; use worker`);
-  }
-  return (launch) => (launch.runtime === "bun" ? createWorkerInstance(launch) : createStdioInstance(launch));
+/**
+ * The runtime for each launch at `level`: worker (bun plugins in a Worker, others as children),
+ * process (every plugin in its own process, bun ones in a re-executed stavily) or strict (that,
+ * inside bubblewrap). A level this machine cannot provide is refused here, at start, with the
+ * reason — never silently weakened.
+ */
+export async function runtimeFactory(
+  sandbox: Config["security"]["sandbox"],
+  options: { logger?: Logger; /** Where plugin log lines go instead of the plugin's log file (`plugin run`). */ pluginLines?: Logger } = {},
+): Promise<PluginHostFactory> {
+  await checkSandboxLevel(sandbox.level);
+  return (launch) =>
+    createSandboxedInstance(launch, sandbox.level, {
+      networkAccess: sandbox.network_access,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.pluginLines ? { worker: { logger: options.pluginLines } } : {}),
+    });
 }

@@ -16,7 +16,7 @@ export {
   remove,
   rollback,
 } from "./_store.ts";
-export { BUNDLE_SUFFIX, HOST_MODULES, type PluginManifestInfo, type ValidatePlugin } from "./_bundle.ts";
+export { BUNDLE_SUFFIX, bundleIfNeeded, HOST_MODULES, type PluginManifestInfo, type ValidatePlugin } from "./_bundle.ts";
 export { validateManifest } from "./_manifest.ts";
 export type { GitRef, GitRefKind } from "./_git.ts";
 export { DEFAULT_LIMITS, type InstallLimits } from "./_options.ts";

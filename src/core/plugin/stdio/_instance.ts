@@ -6,7 +6,8 @@ import type { CallOptions, DetectedEvent, PluginErrorInfo, PluginExit, PluginIns
 import type { CallHooks } from "./_channel.ts";
 import { STDIO_DEFAULTS, type StdioOptions } from "./_options.ts";
 import { type ChildExit, describeExit, type PluginProcess, startPluginProcess } from "./_process.ts";
-import { type Answer, actionRequestToWire, errorText, ShapeError, type StdioRequest, toActionResult, toEvents, toHealth } from "./_wire.ts";
+import type { StdioCommand } from "./_spawn.ts";
+import { type Answer, actionRequestToWire, errorInfo, errorText, ShapeError, type StdioRequest, toActionResult, toEvents, toHealth } from "./_wire.ts";
 
 export interface StdioDeps {
   options?: Partial<StdioOptions>;
@@ -14,6 +15,8 @@ export interface StdioDeps {
   logger?: Logger;
   /** The environment the child's scrubbed one is taken from; the agent's own by default. */
   parentEnv?: Record<string, string | undefined>;
+  /** How to start the child when it is not `<interpreter> <entry>`: the sandbox's plugin host, bwrap. */
+  command?: StdioCommand;
 }
 
 type State = "new" | "starting" | "running" | "ended";
@@ -26,6 +29,8 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
   let intent: "stop" | "kill" | undefined;
   let forced = false;
   let child: PluginProcess | undefined;
+  const extended = deps.command?.extended === true;
+  const eventListeners: ((event: DetectedEvent) => void)[] = [];
   let finish!: (exit: PluginExit) => void;
   const exited = new Promise<PluginExit>((resolve) => (finish = resolve));
 
@@ -44,11 +49,31 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
 
   const call = (request: StdioRequest, callOptions: CallOptions, hooks?: CallHooks): Promise<Answer> => {
     if (!child || state === "new") return Promise.reject(fail({ message: `${request.action}: not started`, code: "plugin_error" }));
-    return child.channel.call(request, callOptions, hooks);
+    return child.channel.call(extended ? { ...request, deadline: callOptions.deadline } : request, callOptions, hooks);
   };
   const succeed = (answer: Answer): Answer => {
     if (answer.success) return answer;
-    throw fail({ message: `${answer.action} failed: ${errorText(answer.error) ?? "the plugin answered success: false"}`, code: "plugin_error" });
+    const message = `${answer.action} failed: ${errorText(answer.error) ?? "the plugin answered success: false"}`;
+    // Only the plugin host's error codes are kept: a Python plugin's are free text, not the supervisor's vocabulary.
+    throw fail({ message, code: "plugin_error", ...(extended ? errorInfo(answer.error) : {}) });
+  };
+  const deliver = (push: Record<string, unknown>) => {
+    if (push.push !== "event") return child?.log.write("host", `unknown push ${JSON.stringify(push.push)} (dropped)`);
+    let events: DetectedEvent[];
+    try {
+      events = toEvents(push.event ?? null);
+    } catch (error) {
+      return child?.log.write("host", `pushed event dropped: ${errorMessage(error)}`);
+    }
+    for (const event of events) {
+      for (const listener of eventListeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          child?.log.write("host", `event listener threw: ${errorMessage(error)}`);
+        }
+      }
+    }
   };
   const shaped = <T>(action: string, convert: () => T): T => {
     try {
@@ -72,6 +97,7 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
           logger: deps.logger,
           parentEnv: deps.parentEnv ?? process.env,
           closing,
+          command: deps.command,
         });
       } catch (error) {
         state = "ended";
@@ -79,12 +105,13 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
         throw fail({ message: `cannot start: ${errorMessage(error)}`, code: "spawn_failed" }, error);
       }
       void child.ended.then(onEnded);
+      if (extended) child.pushListener = deliver;
       if (intent === "kill") {
         child.terminate(0);
         throw fail({ message: "start: killed", code: "killed" });
       }
       try {
-        succeed(await call({ action: "initialize", config: launch.config }, callOptions));
+        succeed(await call({ action: "initialize", config: launch.config, ...(extended ? { launch } : {}) }, callOptions));
         succeed(await call({ action: "start" }, callOptions));
         if (state === "starting") state = "running";
       } catch (error) {
@@ -102,8 +129,9 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
       return shaped<DetectedEvent[]>("detect_triggers", () => toEvents(answer.data));
     },
 
-    onEvent() {
-      // The stdio protocol has no pushed events: stdio triggers are polled through detect.
+    onEvent(listener) {
+      // Only the extended protocol pushes events; plain stdio triggers are polled through detect.
+      eventListeners.push(listener);
     },
 
     async execute(request, callOptions) {
@@ -116,8 +144,9 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
       return shaped("execute_action", () => toActionResult(answer.data, request.id));
     },
 
-    async send() {
-      throw fail({ message: "send: the stdio protocol has no output action; outputs run on the bun runtime", code: "unsupported" });
+    async send(batch, callOptions) {
+      if (!extended) throw fail({ message: "send: the stdio protocol has no output action; outputs run on the bun runtime", code: "unsupported" });
+      succeed(await call({ action: "send", batch }, callOptions));
     },
 
     async health(callOptions) {
@@ -149,7 +178,7 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
         }, termAt - Date.now());
         void running.ended.then(() => clearTimeout(termTimer));
         try {
-          const answer = await running.channel.call({ action: "stop" }, { deadline: termAt, signal: callOptions.signal });
+          const answer = await running.channel.call({ action: "stop", ...(extended ? { deadline: termAt } : {}) }, { deadline: termAt, signal: callOptions.signal });
           if (!answer.success) running.log.write("host", `stop answered success: false: ${errorText(answer.error) ?? ""}`);
         } catch (error) {
           running.log.write("host", `stop: ${errorMessage(error)}`);

@@ -8,7 +8,7 @@ import { type Channel, createChannel } from "./_channel.ts";
 import { createLineSplitter, createRateGate, type Line } from "./_lines.ts";
 import type { StdioOptions } from "./_options.ts";
 import { openPluginLog, type PluginLog } from "./_plugin-log.ts";
-import { buildArgv, buildChildEnv, findPrlimit, resolveInterpreter, spawnChild } from "./_spawn.ts";
+import { buildArgv, buildChildEnv, findPrlimit, resolveInterpreter, spawnChild, type StdioCommand } from "./_spawn.ts";
 
 export interface ChildExit {
   code: number | null;
@@ -21,6 +21,8 @@ export interface PluginProcess {
   readonly log: PluginLog;
   /** Receives stderr lines while set (an action's `onLog`). */
   stderrListener: ((line: string) => void) | undefined;
+  /** Receives the pushed lines of the protocol extensions (`{"push": …}`), when the command speaks them. */
+  pushListener: ((push: Record<string, unknown>) => void) | undefined;
   /** Closes the child's stdin: the plugins' read loop ends on EOF. */
   endInput(): void;
   /** SIGTERM to the group now, SIGKILL after `graceMs`. */
@@ -35,7 +37,12 @@ export interface ProcessDeps {
   parentEnv: Record<string, string | undefined>;
   /** Why pending calls fail once the child is gone (decided by the instance: stopped, killed, crashed). */
   closing(exit: ChildExit): PluginErrorInfo;
+  /** How to start the child when it is not `<interpreter> <entry>` (sandbox levels). */
+  command?: StdioCommand;
 }
+
+/** How every pushed line of the protocol extensions starts; the plugin host writes exactly this. */
+export const PUSH_PREFIX = '{"push":';
 
 const describe = (exit: ChildExit) => (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
 
@@ -53,18 +60,24 @@ export async function startPluginProcess(launch: PluginLaunch, deadline: number,
   const { options } = deps;
   const log = openPluginLog(launch.logFile, launch.instance, (error) => deps.logger?.warn("plugin log write failed", { plugin: launch.id, error }));
   try {
+    const command = deps.command ?? {};
     const { env, ignored } = buildChildEnv(launch, deps.parentEnv);
     if (ignored.length > 0) log.write("host", `env ignored (the STAVILY_ namespace is the host's): ${ignored.join(", ")}`);
+    for (const [key, value] of Object.entries(command.env ?? {})) {
+      if (value === undefined) delete env[key];
+      else env[key] = value;
+    }
     const interpreter =
-      launch.runtime === "executable" || launch.runtime === "bun"
+      command.main || launch.runtime === "executable" || launch.runtime === "bun"
         ? null
         : await resolveInterpreter(launch.runtime, env.PATH ?? "", Math.max(0, Math.min(options.resolveTimeoutMs, deadline - Date.now())));
-    const prlimit = launch.limits.memory > 0 ? findPrlimit() : null;
-    if (launch.limits.memory > 0 && !prlimit) {
+    const limit = command.dataLimit ?? launch.limits.memory;
+    const prlimit = limit > 0 ? findPrlimit() : null;
+    if (limit > 0 && !prlimit) {
       if (process.platform === "linux") throw new Error("limits.memory is set but prlimit (util-linux) is not installed");
       log.write("host", `limits.memory is not enforced on ${process.platform}`);
     }
-    const child = spawnChild(buildArgv(launch, interpreter, prlimit), launch.workDir, env);
+    const child = spawnChild(buildArgv(launch, interpreter, prlimit, command), launch.workDir, env);
     return wire(child, log, launch, deps);
   } catch (error) {
     await log.close();
@@ -79,7 +92,9 @@ function wire(child: ReturnType<typeof spawnChild>, log: PluginLog, launch: Plug
   const reportDropped = (count: number) => log.write("host", `${count} output lines dropped (over ${options.logLinesPerSecond} lines/s)`);
   const cut = (line: Line) => (line.text.length > options.maxLogLineBytes || line.truncated ? `${line.text.slice(0, options.maxLogLineBytes)} …[${line.bytes} bytes]` : line.text);
 
+  const extended = deps.command?.extended === true;
   const stdoutDone = pump(child.stdout, options.maxAnswerBytes, (line) => {
+    if (extended && !line.truncated && line.text.startsWith(PUSH_PREFIX)) return push(line.text);
     const received = channel.receive(line);
     if (received === "late") log.write("host", "discarded the late answer of a call that missed its deadline");
     if (received === "noise" && gate.admit(reportDropped)) log.write("stdout", cut(line));
@@ -94,6 +109,20 @@ function wire(child: ReturnType<typeof spawnChild>, log: PluginLog, launch: Plug
       log.write("host", `onLog listener threw: ${String(error)}`);
     }
   });
+
+  const push = (text: string) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return log.write("host", "a pushed line is not JSON (dropped)");
+    }
+    try {
+      handle.pushListener?.(value as Record<string, unknown>);
+    } catch (error) {
+      log.write("host", `push listener threw: ${String(error)}`);
+    }
+  };
 
   const signal = (name: NodeJS.Signals) => {
     const error = child.signalGroup(name);
@@ -119,6 +148,7 @@ function wire(child: ReturnType<typeof spawnChild>, log: PluginLog, launch: Plug
     channel,
     log,
     stderrListener: undefined,
+    pushListener: undefined,
     endInput: () => {
       try {
         child.stdin.end();

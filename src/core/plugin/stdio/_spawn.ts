@@ -102,16 +102,36 @@ export function findPrlimit(): string | null {
 }
 
 /**
+ * How a caller (the sandbox) starts the child instead of `<interpreter> <entry>`. Every field is optional;
+ * without one the child is started as for any stdio plugin.
+ */
+export interface StdioCommand {
+  /** Program and arguments instead of the runtime's interpreter and entry: the re-executed plugin host. */
+  main?: string[];
+  /** Wraps the command in a launcher (bwrap); prlimit stays outermost, so the limit covers both. */
+  wrap?: (main: string[]) => string[];
+  /** Set in (or, as undefined, removed from) the scrubbed environment after it is built: HOME inside a sandbox. */
+  env?: Record<string, string | undefined>;
+  /** RLIMIT_DATA bytes instead of `launch.limits.memory` (the Bun plugin host adds its runtime's reservation). */
+  dataLimit?: number;
+  /** The child speaks the protocol extensions (README): launch in initialize, deadlines, send, pushed events. */
+  extended?: boolean;
+}
+
+/**
  * The child's argv. Memory: `prlimit --data` (RLIMIT_DATA: heap, and since Linux 4.7 every private writable
  * mapping, so large mallocs via mmap count too). A Python allocation loop gets MemoryError at the limit and,
  * unless it catches it, exits. `--as` (address space) would stop it as well but also counts reservations
  * that are never touched: node/V8 reserves gigabytes of address space at start and dies under `--as`
  * at any useful limit. The limit is per process (inherited by children), not for the group as a whole.
  */
-export function buildArgv(launch: PluginLaunch, interpreter: string | null, prlimit: string | null): string[] {
-  const main = interpreter === null ? [launch.entry] : launch.runtime === "python" ? [interpreter, "-u", launch.entry] : [interpreter, launch.entry];
-  if (launch.limits.memory > 0 && prlimit) return [prlimit, `--data=${Math.floor(launch.limits.memory)}`, "--", ...main];
-  return main;
+export function buildArgv(launch: PluginLaunch, interpreter: string | null, prlimit: string | null, command: StdioCommand = {}): string[] {
+  const main =
+    command.main ?? (interpreter === null ? [launch.entry] : launch.runtime === "python" ? [interpreter, "-u", launch.entry] : [interpreter, launch.entry]);
+  const wrapped = command.wrap ? command.wrap(main) : main;
+  const limit = command.dataLimit ?? launch.limits.memory;
+  if (limit > 0 && prlimit) return [prlimit, `--data=${Math.floor(limit)}`, "--", ...wrapped];
+  return wrapped;
 }
 
 export interface Child {

@@ -5,7 +5,7 @@
  * every request is answered by `{"action", "success", "data"?, "error"?}` with the request's action.
  */
 import * as v from "valibot";
-import type { ActionRequest, ActionResult, DetectedEvent, PluginErrorInfo, PluginHealth } from "../types.ts";
+import type { ActionRequest, ActionResult, DetectedEvent, PluginErrorInfo, PluginHealth, PluginLaunch } from "../types.ts";
 
 export type StdioAction =
   | "get_info"
@@ -17,12 +17,17 @@ export type StdioAction =
   | "detect_triggers"
   | "get_trigger_config"
   | "execute_action"
-  | "get_action_config";
+  | "get_action_config"
+  /** Protocol extension (README): an output's batch. */
+  | "send";
 
-export type StdioRequest =
-  | { action: "initialize"; config: Record<string, unknown> }
+/** `launch` and `deadline` are protocol extensions (README), sent only to a child that speaks them. */
+export type StdioRequest = (
+  | { action: "initialize"; config: Record<string, unknown>; launch?: PluginLaunch }
   | { action: "execute_action"; action_request: WireActionRequest }
-  | { action: Exclude<StdioAction, "initialize" | "execute_action"> };
+  | { action: "send"; batch: readonly unknown[] }
+  | { action: Exclude<StdioAction, "initialize" | "execute_action" | "send"> }
+) & { deadline?: number };
 
 /** `ActionRequest` of interface.go, plus `variables`; `timeout` in seconds, as `ActionRequest.timeout`. */
 export interface WireActionRequest {
@@ -43,7 +48,7 @@ export function actionRequestToWire(request: ActionRequest, now = new Date()): W
 const Dict = v.record(v.string(), v.unknown());
 
 /** An error as plugins write it: a string (interface.go) or an object with a message. */
-const WireError = v.union([v.string(), v.looseObject({ message: v.string(), code: v.optional(v.string()) })]);
+const WireError = v.union([v.string(), v.looseObject({ message: v.string(), code: v.optional(v.string()), retryable: v.optional(v.boolean()) })]);
 
 export const AnswerSchema = v.looseObject({
   action: v.string(),
@@ -102,6 +107,12 @@ function parse<S extends v.GenericSchema>(schema: S, value: unknown, what: strin
   throw new ShapeError(`${what}: ${path ? `${path}: ` : ""}${issue?.message ?? "invalid"}`);
 }
 
+/** The code and retryable flag an error object carries (the plugin host's answers keep them). */
+export function errorInfo(error: v.InferOutput<typeof WireError> | null | undefined): { code?: string; retryable?: boolean } {
+  if (error == null || typeof error !== "object") return {};
+  return { ...(error.code ? { code: error.code } : {}), ...(error.retryable === true ? { retryable: true } : {}) };
+}
+
 export function errorText(error: v.InferOutput<typeof WireError> | null | undefined): string | undefined {
   if (error == null) return undefined;
   return typeof error === "string" ? error : error.message;
@@ -135,6 +146,7 @@ export function toActionResult(data: unknown, requestId: string): ActionResult {
     const wire = parsed.error;
     const error: PluginErrorInfo = { message: errorText(wire) ?? `action ${parsed.status}`, code };
     if (wire != null && typeof wire === "object" && wire.code) error.code = wire.code;
+    if (wire != null && typeof wire === "object" && wire.retryable === true) error.retryable = true;
     result.error = error;
   }
   return result;

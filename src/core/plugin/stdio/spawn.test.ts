@@ -43,6 +43,13 @@ describe("command line", () => {
     expect(buildArgv(launch, "/bin/bash", "/usr/bin/prlimit")).toEqual(["/usr/bin/prlimit", "--data=67108864", "--", "/bin/bash", launch.entry]);
   });
 
+  test("a caller's command: main replaces interpreter and entry, wrap goes inside prlimit, dataLimit replaces limits.memory", () => {
+    const launch = makeLaunch({ runtime: "bun", limits: { memory: 64 * 1024 * 1024, cpu: 0, execution_time: 0 } });
+    const command = { main: ["/opt/stavily", "plugin-host"], wrap: (main: string[]) => ["/usr/bin/bwrap", "--", ...main], dataLimit: 1000 };
+    expect(buildArgv(launch, null, "/usr/bin/prlimit", command)).toEqual(["/usr/bin/prlimit", "--data=1000", "--", "/usr/bin/bwrap", "--", "/opt/stavily", "plugin-host"]);
+    expect(buildArgv(launch, null, "/usr/bin/prlimit", { main: ["/opt/stavily"], dataLimit: 0 })).toEqual(["/opt/stavily"]);
+  });
+
   test.if(process.platform === "linux")("prlimit is found on Linux, by absolute path", () => {
     expect(path.isAbsolute(findPrlimit() ?? "")).toBe(true);
   });
