@@ -97,7 +97,13 @@ async function executeOnce(run: InstructionRun, deps: InstructionDeps, attempt: 
     // Whatever a cancelled plugin returns on its way out, the instruction was cancelled.
     if (run.cancel.aborted) return { status: "cancelled", error_message: "cancelled by the orchestrator", result: result.data, execution_log: log };
     if (result.status === "completed") return { status: "completed", result: result.data ?? {}, execution_log: log };
-    return { ...failed(result.error?.message ?? "the plugin reported failure", { reason: "plugin_failed", ...result.error }), execution_log: log };
+    const { details, ...error } = result.error ?? { message: "the plugin reported failure" };
+    return {
+      ...failed(error.message, { reason: "plugin_failed", ...error, ...details }),
+      // A failed result keeps its data: a failed command's exit code and output matter most.
+      ...(result.data ? { result: result.data } : {}),
+      execution_log: log,
+    };
   } catch (error) {
     if (error instanceof PluginError) {
       const details = { reason: REASONS[error.code] ?? error.code, code: error.code, retryable: error.retryable, plugin_id: instruction.plugin_id };

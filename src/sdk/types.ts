@@ -95,6 +95,11 @@ export interface PluginContext<Config = Record<string, unknown>> {
   fs: PluginFs;
   system: PluginSystem;
   state: PluginState;
+  /**
+   * A secret the operator granted this plugin (`plugins.secrets.<id>` lists environment variables
+   * of the agent); undefined when not granted or not set. Never put secrets in instruction parameters.
+   */
+  secret(name: string): string | undefined;
   /** Marks an error retryable (returns it), for `throw ctx.retryable(err)`. */
   retryable<E>(error: E): E extends object ? E : Error;
 }
@@ -121,7 +126,10 @@ export interface TriggerPlugin<Config = Record<string, unknown>> extends PluginH
 
 export interface ActionOutput {
   status?: "completed" | "failed";
+  /** Kept with a failed result too (a failed command's output, say). */
   data?: Record<string, unknown>;
+  /** Why it failed, for the orchestrator's error_message and error_details. */
+  error?: { message: string; code?: string; retryable?: boolean; details?: Record<string, unknown> };
 }
 
 export interface ActionPlugin<Config = Record<string, unknown>> extends PluginHooks<Config> {

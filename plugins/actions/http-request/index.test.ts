@@ -66,7 +66,7 @@ afterEach(async () => {
 /** The built-in as the host starts it: config checked against plugin.yaml, permissions from it. */
 async function start(config: Record<string, unknown>, overrides: Partial<PluginLaunch> = {}) {
   const checked = assertPluginConfig(MANIFEST, config, "plugins.config.http-request");
-  const launch = makeLaunch(temp.make(), "builtin:http-request", "action", { config: checked, permissions: MANIFEST.permissions, env: { API_TOKEN: TOKEN, OTHER: "other-value" }, ...overrides });
+  const launch = makeLaunch(temp.make(), "builtin:http-request", "action", { config: checked, permissions: MANIFEST.permissions, secrets: { API_TOKEN: TOKEN, OTHER: "other-value" }, ...overrides });
   const instance = running.track(createWorkerInstance(launch, { logger: recordingLogger() }));
   await instance.start(within());
   return instance;

@@ -20,7 +20,7 @@ export default defineAction({
   async execute(ctx, request) {
     const params = parseParameters(ParametersSchema, request.parameters);
     const limits = checkBounds(ctx.config, params);
-    const resolver = createResolver(ctx.config.secret_env, readEnv);
+    const resolver = createResolver(ctx.config.secret_env, (name) => ctx.secret(name));
     checkUrlCredential(params.url);
     for (const [name, value] of Object.entries(params.headers)) checkHeaderCredential(name, value);
 
@@ -165,11 +165,3 @@ function abortFailure(ctx: Ctx, deadline: AbortSignal | null | undefined, cause:
 }
 
 const isRedirect = (status: number) => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
-
-/**
- * The one read of the agent's environment. In a worker, process.env holds only what the launch
- * passes (launch.env); see the README on how secrets get there.
- */
-function readEnv(name: string): string | undefined {
-  return process.env[name];
-}

@@ -72,7 +72,7 @@ test("posts text and blocks to the webhook the config names", async () => {
 
 test("url_env: the URL comes from the agent's environment and is never reported", async () => {
   const url = `http://127.0.0.1:${server.port}/secret-hook/T000/B000`;
-  const plugin = await start({ webhooks: { ops: { url_env: "SLACK_OPS_URL" }, gone: { url_env: "UNSET_URL" } } }, { env: { SLACK_OPS_URL: url } });
+  const plugin = await start({ webhooks: { ops: { url_env: "SLACK_OPS_URL" }, gone: { url_env: "UNSET_URL" } } }, { secrets: { SLACK_OPS_URL: url } });
   const result = await notify(plugin, { webhook: "ops", text: "hi" });
   expect(received).toEqual([{ path: "/secret-hook/T000/B000", body: { text: "hi" } }]);
   expect(JSON.stringify(result)).not.toContain("secret-hook");

@@ -90,7 +90,7 @@ function webhookUrl(ctx: Ctx, name: string): string {
   const hook = Object.hasOwn(ctx.config.webhooks, name) ? ctx.config.webhooks[name] : undefined;
   if (!hook) throw failure("not_allowed", `parameters.webhook: ${JSON.stringify(name)} is not a configured webhook (known: ${known(ctx)})`);
   if (hook.url) return hook.url;
-  const url = readEnv(hook.url_env ?? "");
+  const url = hook.url_env ? ctx.secret(hook.url_env) : undefined;
   if (!url) throw failure("not_configured", `webhook ${name}: its url_env ${hook.url_env} is not set in the agent's environment`);
   if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) throw failure("not_configured", `webhook ${name}: ${hook.url_env} does not hold an http(s) URL`);
   return url;
@@ -111,12 +111,4 @@ async function excerpt(response: Response): Promise<string> {
   }
   await reader.cancel().catch(() => {});
   return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_BYTES)).trim();
-}
-
-/**
- * The one read of the agent's environment. In a worker, process.env holds only what the launch
- * passes (launch.env); see the README.
- */
-function readEnv(name: string): string | undefined {
-  return process.env[name];
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { ConfigSchema as AgentConfigSchema } from "../../../src/core/config/index.ts";
 import { agentHomePaths } from "../../../src/core/home/index.ts";
-import { assertPluginConfig, parseBuiltinManifest, pluginConfigSchema, toLaunch } from "../../../src/core/plugin/manifest/index.ts";
+import { assertPluginConfig, expandConfigGrants, parseBuiltinManifest, pluginConfigSchema, toLaunch } from "../../../src/core/plugin/manifest/index.ts";
 import type { ActionResult } from "../../../src/core/plugin/types.ts";
 import { createWorkerInstance } from "../../../src/core/plugin/worker/index.ts";
 import { instances, recordingLogger, request, settleWithin, tempDirs, within } from "../../../src/core/plugin/worker/_test-support.ts";
@@ -135,9 +135,11 @@ describe("refuses", () => {
     expectDenied(await custom.run({ command: "printf x" }), /blocked/);
   });
 
-  test("commands outside the manifest's permissions.exec, whatever allowed_commands says", async () => {
-    const { run } = await start({ allowed_commands: ["python3"] });
-    expectDenied(await run({ command: ["python3", "-c", "print(1)"] }), /not in permissions\.exec/);
+  test("ctx.exec may run exactly what the operator allows: allowed_commands and the shell, nothing from the instruction", async () => {
+    const config = assertPluginConfig(manifest(), { allowed_commands: ["pwd", "/usr/bin/id"] }, "plugins.config.shell-command");
+    expect(expandConfigGrants(manifest(), config).exec).toEqual(["pwd", "/usr/bin/id", "sh"]);
+    const { run } = await start({ allowed_commands: ["pwd"] });
+    expect((await run({ command: ["python3", "-c", "print(1)"] })).status).toBe("failed");
   });
 
   test("working directories outside allowed_paths, also through a symlink", async () => {

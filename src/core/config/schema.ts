@@ -160,6 +160,13 @@ const plugins = section(
       v.pipe(v.record(v.string(), v.record(v.string(), v.unknown())), v.description("Local configuration per plugin id (default {})")),
       () => ({}),
     ),
+    secrets: v.optional(
+      v.pipe(
+        v.record(v.string(), v.array(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name")))),
+        v.description("Environment variables of the agent each plugin id may read with ctx.secret (default {})"),
+      ),
+      () => ({}),
+    ),
   },
   "Plugins",
 );

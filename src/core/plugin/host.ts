@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import type { Config } from "../config/index.ts";
+import { registerSecret } from "../redact.ts";
 import type { AgentHome } from "../home/index.ts";
 import type { Logger } from "../log/index.ts";
 import { loadCatalog, type Catalog, type CatalogEntry } from "./catalog.ts";
@@ -77,11 +78,26 @@ export async function createPluginHost(options: PluginHostOptions) {
     }
   }
 
+  /** The agent's environment variables the operator grants plugin `id`; each is redacted from every log. */
+  function grantedSecrets(id: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const name of config.plugins.secrets[id] ?? []) {
+      const value = process.env[name];
+      if (value === undefined) {
+        logger.warn("a secret granted to the plugin is not set in the agent's environment", { plugin: id, variable: name });
+        continue;
+      }
+      registerSecret(value);
+      out[name] = value;
+    }
+    return out;
+  }
+
   async function start(id: string, instance: string, kind: PluginKind | undefined, instanceConfig: Record<string, unknown>): Promise<SupervisedPlugin> {
     const { manifest } = entry(id, kind);
     const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
     const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
-    const launch = toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox });
+    const launch = { ...toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox }), secrets: grantedSecrets(id) };
     // A stdio child's cwd: without it the spawn fails with an ENOENT that names the interpreter.
     mkdirSync(launch.workDir, { recursive: true, mode: 0o750 });
     const supervised = supervisePlugin({

@@ -46,6 +46,12 @@ export interface PluginLaunch {
   limits: PluginLimits;
   /** Extra environment declared for the plugin (stdio children get only these plus a scrubbed base). */
   env?: Record<string, string>;
+  /**
+   * Secrets the operator grants this plugin (`plugins.secrets.<id>`: names of the agent's environment
+   * variables): `ctx.secret(name)` for bun plugins, the environment for stdio children. Kept apart from
+   * `env` so ctx.exec never passes them on to the commands a plugin runs.
+   */
+  secrets?: Record<string, string>;
 }
 
 export interface PluginPermissions {

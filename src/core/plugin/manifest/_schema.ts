@@ -30,8 +30,17 @@ const insidePath = (what: string) =>
   v.pipe(v.string(`expected ${what}`), v.check(staysInside, `expected ${what}: a relative path inside the plugin directory`));
 
 const strings = () => v.nullish(v.array(v.string("expected a string")), () => []);
+/** `config:<field>` entries are filled from the operator's local config at launch (see launch.ts). */
 const absolutePaths = () =>
-  v.nullish(v.array(v.pipe(v.string("expected a path"), v.check((item) => path.isAbsolute(item), "expected an absolute path"))), () => []);
+  v.nullish(
+    v.array(
+      v.pipe(
+        v.string("expected a path"),
+        v.check((item) => path.isAbsolute(item) || /^config:[A-Za-z_][A-Za-z0-9_]*$/.test(item), 'expected an absolute path or "config:<field>"'),
+      ),
+    ),
+    () => [],
+  );
 
 function unit(expected: string, parse: (input: string | number) => number | undefined) {
   return v.nullish(

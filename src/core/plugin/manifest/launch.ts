@@ -55,7 +55,7 @@ export function toLaunch(manifest: PluginManifest, options: LaunchOptions): Plug
     workDir: path.join(home.workdir, manifest.id, instance),
     logFile: path.join(home.pluginLogs, `${manifest.id}.log`),
     stateDir: path.join(home.data, "plugins-state", manifest.id, instance),
-    permissions: grantPermissions(manifest, sandbox),
+    permissions: grantPermissions({ ...manifest, permissions: expandConfigGrants(manifest, options.config) }, sandbox),
     limits: capLimits(manifest.limits, sandbox),
   };
 }
@@ -115,6 +115,36 @@ export function grantPermissions(manifest: Pick<PluginManifest, "id" | "file" | 
     throw usageError("plugin", `plugin ${manifest.id}: the sandbox refuses ${count}`, { details: refused.map(formatProblem) });
   }
   return granted;
+}
+
+/** Prefix of a permission entry the operator fills through the plugin's local config: `config:<field>`. */
+export const CONFIG_GRANT = "config:";
+
+/**
+ * Replaces `config:<field>` entries of permissions.exec and permissions.filesystem with the
+ * values of that field in the plugin's validated local config (`plugins.config.<id>`, which the
+ * operator controls; never an instruction's parameters). A built-in shell-command can then run
+ * exactly the commands an operator allows, and the sandbox mounts exactly the paths it grants.
+ */
+export function expandConfigGrants(manifest: Pick<PluginManifest, "id" | "permissions">, config: Record<string, unknown>): PluginManifest["permissions"] {
+  const expand = (entries: readonly string[], key: string): string[] =>
+    entries.flatMap((entry) => {
+      if (!entry.startsWith(CONFIG_GRANT)) return [entry];
+      const field = entry.slice(CONFIG_GRANT.length);
+      if (!(field in config)) throw usageError("plugin", `plugin ${manifest.id}: permissions.${key} names config field "${field}", which its configuration does not have`);
+      const value = config[field];
+      const values = typeof value === "string" ? [value] : Array.isArray(value) ? value : undefined;
+      if (!values || values.some((item) => typeof item !== "string")) {
+        throw usageError("plugin", `plugin ${manifest.id}: permissions.${key}: config field "${field}" must be a string or a list of strings`);
+      }
+      return (values as string[]).filter((item) => item !== "");
+    });
+  const { permissions } = manifest;
+  return {
+    ...permissions,
+    exec: expand(permissions.exec, "exec"),
+    filesystem: { read: expand(permissions.filesystem.read, "filesystem.read"), write: expand(permissions.filesystem.write, "filesystem.write") },
+  };
 }
 
 function normal(file: string): string {

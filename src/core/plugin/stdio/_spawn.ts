@@ -31,6 +31,10 @@ export function buildChildEnv(launch: PluginLaunch, parent: Record<string, strin
     if (key.toUpperCase().startsWith(RESERVED_PREFIX)) ignored.push(key);
     else env[key] = value;
   }
+  // Secrets the operator granted this plugin: existing stdio plugins read them from the environment.
+  for (const [key, value] of Object.entries(launch.secrets ?? {})) {
+    if (!key.toUpperCase().startsWith(RESERVED_PREFIX)) env[key] = value;
+  }
   Object.assign(env, {
     STAVILY_PLUGIN_ID: launch.id,
     STAVILY_PLUGIN_INSTANCE: launch.instance,

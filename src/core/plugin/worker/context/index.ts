@@ -56,6 +56,7 @@ export function createContext(services: Services, signal: AbortSignal, call?: nu
     fs: services.fs,
     system: services.system,
     state: services.state,
+    secret: (name) => launch.secrets?.[name],
     retryable,
   };
 }
