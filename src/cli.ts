@@ -4,18 +4,20 @@
  * code; one catch below turns errors into one clear line each and exit code 1 or 2.
  */
 import { cac } from "cac";
-import { versionCommand } from "./commands/version.ts";
-import { printCommand, schemaCommand, validateCommand, type ConfigFlags } from "./commands/config.ts";
-import { homeInitCommand } from "./commands/home.ts";
-import { actionCommand } from "./commands/action.ts";
-import { orchestratorCommand, type OrchestratorFlags } from "./commands/orchestrator.ts";
-import { pluginHostCommand } from "./commands/plugin-host.ts";
-import * as plugin from "./commands/plugin/index.ts";
+import type { ConfigFlags } from "./commands/config.ts";
+import type { OrchestratorFlags } from "./commands/orchestrator.ts";
+import type * as PluginCommands from "./commands/plugin/index.ts";
 import { buildInfo } from "./core/build-info.ts";
 import { EXIT, StavilyError, errorMessage } from "./core/errors.ts";
 import { redactText } from "./core/redact.ts";
 
 type Handler = (...args: any[]) => number | Promise<number>;
+
+// Each command's modules load when it runs, not at start: an agent never evaluates the
+// orchestrator, the installer or the plugin templates, which keeps its resident memory down.
+const config = () => import("./commands/config.ts");
+const plugin = () => import("./commands/plugin/index.ts");
+type PluginFlags = PluginCommands.PluginFlags;
 
 function buildCli() {
   const cli = cac("stavily");
@@ -29,26 +31,26 @@ function buildCli() {
     .command("version", "Print version, git commit, build date, Bun version and target")
     .option("--json", "Print as JSON")
     .example("  stavily version --json")
-    .action(run((options: { json?: boolean }) => versionCommand(options)));
+    .action(run(async (options: { json?: boolean }) => (await import("./commands/version.ts")).versionCommand(options)));
 
   withConfigFlags(cli.command("config validate", "Check a config file; print every problem with file:line:column"))
     .example("  stavily config validate -c /etc/stavily/action.yaml")
     .example("  stavily config validate --type sensor --set api.base_url=https://orchestrator.example.com")
-    .action(run((flags: ConfigFlags) => validateCommand(flags)));
+    .action(run(async (flags: ConfigFlags) => (await config()).validateCommand(flags)));
 
   withConfigFlags(cli.command("config print", "Print the effective config (file < env < flags), secrets redacted"))
     .option("--format <format>", "yaml or json", { default: "yaml" })
     .example("  STAVILY_API_BASE_URL=https://orch.example.com stavily config print -c stavily.yaml")
-    .action(run((flags: ConfigFlags) => printCommand(flags)));
+    .action(run(async (flags: ConfigFlags) => (await config()).printCommand(flags)));
 
   cli
     .command("config schema", "Print the JSON Schema of the config file, for editor completion")
     .example("  stavily config schema > stavily.schema.json")
-    .action(run(() => schemaCommand()));
+    .action(run(async () => (await config()).schemaCommand()));
 
   withConfigFlags(cli.command("home init", "Create the agent home (refused while an agent with the same id runs)"))
     .example("  stavily home init -c /etc/stavily/sensor.yaml")
-    .action(run((flags: ConfigFlags) => homeInitCommand(flags)));
+    .action(run(async (flags: ConfigFlags) => (await import("./commands/home.ts")).homeInitCommand(flags)));
 
   cli
     .command("action", "Run the action agent: take instructions from the orchestrator and carry them out")
@@ -56,7 +58,7 @@ function buildCli() {
     .option("--set <key=value>", "Override one config key, e.g. --set api.base_url=https://orch.example.com (repeatable)")
     .example("  stavily action -c /etc/stavily/action.yaml")
     .example("  STAVILY_AGENT_TOKEN=… stavily action --set api.base_url=http://127.0.0.1:8000")
-    .action(run((flags: ConfigFlags) => actionCommand(flags)));
+    .action(run(async (flags: ConfigFlags) => (await import("./commands/action.ts")).actionCommand(flags)));
 
   // On run and validate, -c also takes the plugin's own configuration, as a JSON object.
   const pluginRunFlags = (command: ReturnType<typeof cli.command>) =>
@@ -68,17 +70,17 @@ function buildCli() {
   withConfigFlags(cli.command("plugin list", "List built-in, installed and folder plugins, and those that failed to load"))
     .option("--json", "Print as JSON")
     .example("  stavily plugin list -c /etc/stavily/action.yaml")
-    .action(run((flags: plugin.PluginFlags) => plugin.listCommand(flags)));
+    .action(run(async (flags: PluginFlags) => (await plugin()).listCommand(flags)));
 
   withConfigFlags(cli.command("plugin info <plugin>", "Show a plugin's manifest, permissions, limits and configuration schema"))
     .option("--json", "Print as JSON")
     .example("  stavily plugin info echo")
-    .action(run((id: string, flags: plugin.PluginFlags) => plugin.infoCommand(id, flags)));
+    .action(run(async (id: string, flags: PluginFlags) => (await plugin()).infoCommand(id, flags)));
 
   pluginRunFlags(cli.command("plugin validate <dir>", "Check a plugin folder: its manifest (file:line:col), and that it loads and starts"))
     .example("  stavily plugin validate ./disk-usage")
     .example(`  stavily plugin validate ./disk-usage --config '{"threshold":90}'`)
-    .action(run((dir: string, flags: ConfigFlags) => plugin.validateCommand(dir, flags)));
+    .action(run(async (dir: string, flags: ConfigFlags) => (await plugin()).validateCommand(dir, flags)));
 
   cli
     .command("plugin new <id>", "Create a working plugin folder with a test")
@@ -88,7 +90,7 @@ function buildCli() {
     .option("--name <name>", "Display name (default from the id)")
     .example("  stavily plugin new disk-usage --type trigger")
     .example("  stavily plugin new restart-unit --type action --runtime python --dir plugins")
-    .action(run((id: string, flags: plugin.NewFlags) => plugin.newCommand(id, flags)));
+    .action(run(async (id: string, flags: PluginCommands.NewFlags) => (await plugin()).newCommand(id, flags)));
 
   pluginRunFlags(cli.command("plugin run <plugin>", "Run one plugin (folder or id) locally and print its events or result"))
     .option("--input <json>", "Action: the request parameters; output: the batch (JSON)")
@@ -98,12 +100,12 @@ function buildCli() {
     .example(`  stavily plugin run echo --input '{"message":"hi"}'`)
     .example(`  stavily plugin run ./disk-usage --once --config '{"threshold":0}'`)
     .example("  stavily plugin run ./disk-usage --interval 5s -c /etc/stavily/sensor.yaml")
-    .action(run((target: string, flags: plugin.RunFlags) => plugin.runCommand(target, flags)));
+    .action(run(async (target: string, flags: PluginCommands.RunFlags) => (await plugin()).runCommand(target, flags)));
 
   cli
     .command("plugin build <dir>", "Bundle a bun plugin with its npm dependencies, as install does")
     .example("  stavily plugin build ./my-plugin")
-    .action(run((dir: string) => plugin.buildCommand(dir)));
+    .action(run(async (dir: string) => (await plugin()).buildCommand(dir)));
 
   withConfigFlags(cli.command("plugin install <source>", "Install a plugin from a folder, an archive, an https URL or a git repository"))
     .option("--sha256 <hex>", "SHA-256 of the archive (required for a URL)")
@@ -114,15 +116,15 @@ function buildCli() {
     .example("  stavily plugin install ./my-plugin")
     .example("  stavily plugin install https://example.com/my-plugin-1.2.0.tgz --sha256 9f86d0…")
     .example("  stavily plugin install https://github.com/acme/stavily-plugins.git --ref v1.2.0 --sub-dir disk-usage")
-    .action(run((source: string, flags: plugin.InstallFlags) => plugin.installCommand(source, flags)));
+    .action(run(async (source: string, flags: PluginCommands.InstallFlags) => (await plugin()).installCommand(source, flags)));
 
   withConfigFlags(cli.command("plugin remove <id>", "Uninstall a plugin"))
     .example("  stavily plugin remove my-plugin")
-    .action(run((id: string, flags: plugin.PluginFlags) => plugin.removeCommand(id, flags)));
+    .action(run(async (id: string, flags: PluginFlags) => (await plugin()).removeCommand(id, flags)));
 
   withConfigFlags(cli.command("plugin rollback <id>", "Make the previous installed version of a plugin current again"))
     .example("  stavily plugin rollback my-plugin")
-    .action(run((id: string, flags: plugin.PluginFlags) => plugin.rollbackCommand(id, flags)));
+    .action(run(async (id: string, flags: PluginFlags) => (await plugin()).rollbackCommand(id, flags)));
 
   cli
     .command("orchestrator", "Run the reference orchestrator (embedded SQLite) for development, demos and tests")
@@ -137,7 +139,7 @@ function buildCli() {
     .option("--client-ca <file>", "Require client certificates from this CA (mutual TLS)")
     .example("  stavily orchestrator --insecure-dev")
     .example("  stavily orchestrator --db /var/lib/stavily/orchestrator.db --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --tokens tokens.yaml")
-    .action(run((flags: OrchestratorFlags) => orchestratorCommand(flags)));
+    .action(run(async (flags: OrchestratorFlags) => (await import("./commands/orchestrator.ts")).orchestratorCommand(flags)));
 
   cli.option("--debug", "Print stack traces of errors");
   cli.help();
@@ -162,7 +164,7 @@ function joinSubcommand(argv: string[], names: Set<string>): string[] {
 
 async function main(argv: string[]): Promise<number> {
   // Hidden (not in --help): the process a bun plugin runs in at sandbox levels process and strict.
-  if (argv[2] === "plugin-host" && argv.length === 3) return pluginHostCommand();
+  if (argv[2] === "plugin-host" && argv.length === 3) return (await import("./commands/plugin-host.ts")).pluginHostCommand();
   const cli = buildCli();
   const names = new Set(cli.commands.map((command) => command.name));
   const groups = new Set([...names].filter((name) => name.includes(" ")).map((name) => name.split(" ")[0]!));
