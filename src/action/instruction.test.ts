@@ -60,18 +60,26 @@ describe("running an instruction through its plugin", () => {
   test("the built-in echo action completes with its data, after the agent says executing", async () => {
     server = orchestrator();
     await run(instruction({ plugin_configuration: { message: "hi" }, input_data: { n: 1 } }), await context(server.url));
-    // executing, then the plugin's log lines as an execution_log update, then the result.
+    // executing, then the result, which carries the log of a run shorter than the update interval.
     expect(server.hits.map((hit) => `${hit.method} ${hit.path}`)).toEqual([
-      "PUT /agents/v1/agent-1/instructions/i-1",
       "PUT /agents/v1/agent-1/instructions/i-1",
       "POST /agents/v1/agent-1/instructions/i-1/result",
     ]);
     expect(JSON.parse(server.hits[0]!.body)).toEqual({ status: "executing" });
-    expect(JSON.parse(server.hits[1]!.body).execution_log.join("\n")).toContain("echo");
     const [result] = results(server);
     expect(result.status).toBe("completed");
     expect(result.result).toMatchObject({ parameters: { message: "hi", n: 1 }, message: "hi", agent: "agent-1" });
     expect(result.execution_log.join("\n")).toContain("echo");
+  });
+
+  test("a longer run streams its log lines as execution_log updates, at most one a second", async () => {
+    server = orchestrator();
+    await run(instruction({ input_data: { sleep_ms: 2_500 }, timeout_seconds: 10 }), await context(server.url));
+    const updates = server.hits.filter((hit) => hit.method === "PUT" && JSON.parse(hit.body).execution_log);
+    expect(updates.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(updates[0]!.body).execution_log.join("\n")).toContain("sleeping");
+    for (let i = 1; i < updates.length; i++) expect(updates[i]!.at - updates[i - 1]!.at).toBeGreaterThanOrEqual(900);
+    expect(results(server)[0].status).toBe("completed");
   });
 
   test("a missing plugin is reported failed, saying so", async () => {

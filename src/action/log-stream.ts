@@ -1,7 +1,7 @@
 /**
- * A running instruction's log lines, sent to the orchestrator as `execution_log` updates: at most
- * one PUT a second per instruction, each capped in size, never blocking the plugin. Lines that do
- * not fit the cap are counted and said so in the next batch.
+ * A running instruction's log lines, sent to the orchestrator as `execution_log` updates while it
+ * runs: at most one PUT a second per instruction, each capped in size, never blocking the plugin.
+ * Lines that do not fit the cap are counted and said so in the next batch.
  */
 import type { ApiClient } from "../core/api/index.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -48,10 +48,13 @@ export function createLogStream(options: { api: ApiClient; logger: Logger; instr
       }
       timer ??= setTimeout(() => void flush(), INTERVAL_MS);
     },
-    /** Sends what is left; call before the result. */
+    /**
+     * Stops streaming. Lines not yet sent are not sent now: the result carries the log, so a run
+     * shorter than the interval costs no update at all. Waits for an update already on its way.
+     */
     async close(): Promise<void> {
       clearTimeout(timer);
-      await flush();
+      await sending;
     },
   };
 }
