@@ -53,6 +53,14 @@ function buildCli() {
     .action(run(async (flags: ConfigFlags) => (await import("./commands/home.ts")).homeInitCommand(flags)));
 
   cli
+    .command("sensor", "Run the sensor agent: watch this machine through trigger plugins and report events")
+    .option("-c, --config <file>", "Config file (default $STAVILY_CONFIG, ./stavily.yaml, /etc/stavily/sensor.yaml)")
+    .option("--set <key=value>", "Override one config key, e.g. --set sensor.batch_size=500 (repeatable)")
+    .example("  stavily sensor -c /etc/stavily/sensor.yaml")
+    .example("  STAVILY_AGENT_TOKEN=… stavily sensor --set api.base_url=http://127.0.0.1:8000")
+    .action(run(async (flags: ConfigFlags) => (await import("./commands/sensor.ts")).sensorCommand(flags)));
+
+  cli
     .command("action", "Run the action agent: take instructions from the orchestrator and carry them out")
     .option("-c, --config <file>", "Config file (default $STAVILY_CONFIG, ./stavily.yaml, /etc/stavily/action.yaml)")
     .option("--set <key=value>", "Override one config key, e.g. --set api.base_url=https://orch.example.com (repeatable)")

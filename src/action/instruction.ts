@@ -15,7 +15,7 @@ import type { Instruction, ResultRequest } from "../core/protocol/index.ts";
 import type { Journal } from "../core/spool/index.ts";
 import { createLogStream } from "./log-stream.ts";
 
-/** Log lines kept for the result; the newest win. */
+/** Log lines the result carries at most; the newest win. */
 const MAX_LOG_LINES = 500;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 30_000;
@@ -77,42 +77,39 @@ async function outcome(run: InstructionRun, deps: InstructionDeps): Promise<Resu
 }
 
 async function executeOnce(run: InstructionRun, deps: InstructionDeps, attempt: number): Promise<ResultRequest> {
+  const { context } = deps;
+  const stream = createLogStream({ api: context.api, logger: context.logger, instructionId: run.instruction.id, signal: context.abort });
+  // runPlugin turns every failure into a result, so the stream is always closed.
+  const result = await runPlugin(run, deps, attempt, (line) => stream.push(line));
+  // Lines already streamed went to the orchestrator; the result carries only the rest.
+  const unsent = await stream.close();
+  return { ...result, execution_log: unsent.slice(-MAX_LOG_LINES) };
+}
+
+async function runPlugin(run: InstructionRun, deps: InstructionDeps, attempt: number, onLog: (line: string) => void): Promise<ResultRequest> {
   const { instruction } = run;
   const { context, plugins } = deps;
-  const log: string[] = [];
-  const stream = createLogStream({ api: context.api, logger: context.logger, instructionId: instruction.id, signal: context.abort });
-  const collect = (line: string) => {
-    log.push(line);
-    if (log.length > MAX_LOG_LINES) log.shift();
-    stream.push(line);
-  };
   try {
     const plugin = await plugins.instance(instruction.plugin_id, { kind: "action" });
     await markExecuting(instruction.id, attempt, context);
     const result = await plugin.execute(actionRequest(instruction, attempt), {
       timeoutMs: instruction.timeout_seconds > 0 ? instruction.timeout_seconds * 1000 : undefined,
       signal: run.cancel,
-      onLog: collect,
+      onLog,
     });
     // Whatever a cancelled plugin returns on its way out, the instruction was cancelled.
-    if (run.cancel.aborted) return { status: "cancelled", error_message: "cancelled by the orchestrator", result: result.data, execution_log: log };
-    if (result.status === "completed") return { status: "completed", result: result.data ?? {}, execution_log: log };
+    if (run.cancel.aborted) return { status: "cancelled", error_message: "cancelled by the orchestrator", result: result.data };
+    if (result.status === "completed") return { status: "completed", result: result.data ?? {} };
     const { details, ...error } = result.error ?? { message: "the plugin reported failure" };
-    return {
-      ...failed(error.message, { reason: "plugin_failed", ...error, ...details }),
-      // A failed result keeps its data: a failed command's exit code and output matter most.
-      ...(result.data ? { result: result.data } : {}),
-      execution_log: log,
-    };
+    // A failed result keeps its data: a failed command's exit code and output matter most.
+    return { ...failed(error.message, { reason: "plugin_failed", ...error, ...details }), ...(result.data ? { result: result.data } : {}) };
   } catch (error) {
     if (error instanceof PluginError) {
       const details = { reason: REASONS[error.code] ?? error.code, code: error.code, retryable: error.retryable, plugin_id: instruction.plugin_id };
       const status = error.code === "timeout" ? "timeout" : error.code === "cancelled" ? "cancelled" : "failed";
-      return { status, error_message: error.message, error_details: details, execution_log: log };
+      return { status, error_message: error.message, error_details: details };
     }
-    return { ...failed(errorMessage(error), { reason: "agent_error" }), execution_log: log };
-  } finally {
-    await stream.close();
+    return failed(errorMessage(error), { reason: "agent_error" });
   }
 }
 

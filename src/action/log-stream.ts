@@ -49,12 +49,17 @@ export function createLogStream(options: { api: ApiClient; logger: Logger; instr
       timer ??= setTimeout(() => void flush(), INTERVAL_MS);
     },
     /**
-     * Stops streaming. Lines not yet sent are not sent now: the result carries the log, so a run
-     * shorter than the interval costs no update at all. Waits for an update already on its way.
+     * Stops streaming and returns the lines not sent yet, for the result to carry (the orchestrator
+     * appends both, so a line must travel once): a run shorter than the interval costs no update.
+     * Waits for an update already on its way.
      */
-    async close(): Promise<void> {
+    async close(): Promise<string[]> {
       clearTimeout(timer);
       await sending;
+      const unsent = dropped > 0 ? [...pending, `[${dropped} log lines dropped: over ${MAX_BATCH_BYTES} bytes a second]`] : pending;
+      pending = [];
+      dropped = 0;
+      return unsent;
     },
   };
 }

@@ -44,8 +44,10 @@ export interface ExecResult {
   stderr: string;
   /** An output passed maxOutputBytes. */
   truncated: boolean;
-  /** Killed because timeoutMs passed or the call was aborted. */
+  /** Killed because timeoutMs passed. */
   timedOut: boolean;
+  /** Killed because the call was aborted (cancelled, or past its time limit). */
+  aborted: boolean;
   durationMs: number;
 }
 

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import type { ExecResult } from "../../../src/sdk/index.ts";
 import { candidates, MANAGER_BY_NAME } from "./_managers.ts";
 
-const answer = (exitCode: number, stdout = ""): ExecResult => ({ exitCode, signal: null, stdout, stderr: "", truncated: false, timedOut: false, durationMs: 1 });
+const answer = (exitCode: number, stdout = ""): ExecResult => ({ exitCode, signal: null, stdout, stderr: "", truncated: false, timedOut: false, aborted: false, durationMs: 1 });
 const options = { launchctlDomain: "system" };
 
 test("each manager's commands are argv lists with the name after any option", () => {

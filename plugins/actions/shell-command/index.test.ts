@@ -200,7 +200,7 @@ describe("timeouts and aborts kill the whole process group", () => {
     const { run } = await start({ allowed_commands: ["sh"] });
     // The shell starts a grandchild, reports its pid, and waits on it.
     const result = await run({ command: ["sh", "-c", "sleep 30 & echo $!; wait"], timeout: 1 });
-    expect(result).toMatchObject({ status: "failed", error: { code: "timeout" }, data: { timed_out: true, exit_code: null, signal: "SIGKILL" } });
+    expect(result).toMatchObject({ status: "failed", error: { code: "timeout" }, data: { timed_out: true, aborted: false, exit_code: null, signal: "SIGKILL" } });
     expect(await goneWithin(Number((result.data?.stdout as string).trim()), 5_000)).toBe(true);
   });
 
@@ -214,7 +214,7 @@ describe("timeouts and aborts kill the whole process group", () => {
     const grandchild = Number((await settleWithin(readFile(fifo, "utf8"), 10_000, "the command writing its pid")).trim());
     controller.abort();
     const result = (await settleWithin(pending, 5_000, "aborted execute")) as ActionResult;
-    expect(result).toMatchObject({ status: "failed", error: { code: "aborted" }, data: { timed_out: true, exit_code: null } });
+    expect(result).toMatchObject({ status: "failed", error: { code: "aborted" }, data: { timed_out: false, aborted: true, exit_code: null } });
     expect(await goneWithin(grandchild, 5_000)).toBe(true);
   });
 });

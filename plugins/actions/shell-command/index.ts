@@ -69,6 +69,7 @@ function describe(result: ExecResult, run: { argv: string[]; shell: boolean; wor
     exit_code: result.exitCode,
     signal: result.signal,
     timed_out: result.timedOut,
+    aborted: result.aborted,
     stdout: mark(result.stdout),
     stderr: mark(result.stderr),
     truncated: result.truncated,

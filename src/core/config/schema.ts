@@ -189,6 +189,8 @@ const sensor = section(
     max_concurrent_triggers: int(10, "Trigger runs at once", 1, 10_000),
     trigger_timeout: duration("30s", "Deadline of one trigger run", { min: "100ms", max: "1h" }),
     event_buffer_size: int(10_000, "Events kept in the spool at most", 1, 100_000_000),
+    event_buffer_bytes: size("64MiB", "Bytes of events kept in the spool at most", { min: "64KiB" }),
+    overflow: oneOf(["drop_oldest", "drop_newest"], "drop_oldest", "Which events a full spool drops"),
     batch_size: int(100, "Events in one delivery", 1, 10_000),
     flush_interval: duration("5s", "Longest wait before a partial batch is sent", { min: "10ms", max: "1h" }),
     triggers: v.optional(v.pipe(v.array(trigger), v.description("Triggers to run (default [])")), () => []),

@@ -14,7 +14,7 @@ import { rollback } from "./install/index.ts";
 import { assertPluginConfig, toLaunch } from "./manifest/index.ts";
 import { checkSandboxLevel, createSandboxedInstance } from "./sandbox/index.ts";
 import { supervisePlugin, type SupervisedPlugin, type SupervisorOptions } from "./supervisor.ts";
-import type { AgentIdentity, PluginHostFactory, PluginKind } from "./types.ts";
+import type { AgentIdentity, DetectedEvent, PluginHostFactory, PluginKind } from "./types.ts";
 import type { PluginStats } from "./_stats.ts";
 
 export interface PluginHostOptions {
@@ -93,7 +93,13 @@ export async function createPluginHost(options: PluginHostOptions) {
     return out;
   }
 
-  async function start(id: string, instance: string, kind: PluginKind | undefined, instanceConfig: Record<string, unknown>): Promise<SupervisedPlugin> {
+  async function start(
+    id: string,
+    instance: string,
+    kind: PluginKind | undefined,
+    instanceConfig: Record<string, unknown>,
+    onEvent?: (event: DetectedEvent) => void,
+  ): Promise<SupervisedPlugin> {
     const { manifest } = entry(id, kind);
     const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
     const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
@@ -109,6 +115,7 @@ export async function createPluginHost(options: PluginHostOptions) {
       defaultCallTimeoutMs: manifest.type === "action" ? config.action.task_timeout : manifest.type === "trigger" ? config.sensor.trigger_timeout : config.plugins.timeout,
       graceMs: config.action.cancel_grace_period,
       onQuarantine: (reason) => void rollBackIfFresh(id, reason),
+      onEvent,
     });
     await supervised.start();
     logger.info("plugin started", { plugin: id, instance, version: manifest.version, runtime: manifest.runtime.type });
@@ -124,12 +131,15 @@ export async function createPluginHost(options: PluginHostOptions) {
      * The running instance `instance` of plugin `id`, started on first use (one start even when
      * asked for concurrently). A start that fails is forgotten, so the next use tries again.
      */
-    instance(id: string, options: { instance?: string; kind?: PluginKind; config?: Record<string, unknown> } = {}): Promise<SupervisedPlugin> {
+    instance(
+      id: string,
+      options: { instance?: string; kind?: PluginKind; config?: Record<string, unknown>; onEvent?: (event: DetectedEvent) => void } = {},
+    ): Promise<SupervisedPlugin> {
       const name = options.instance ?? id;
       const key = `${id}/${name}`;
       let pending = instances.get(key);
       if (!pending) {
-        pending = start(id, name, options.kind, options.config ?? {});
+        pending = start(id, name, options.kind, options.config ?? {}, options.onEvent);
         instances.set(key, pending);
         pending.catch(() => instances.delete(key));
       }

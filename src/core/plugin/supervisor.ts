@@ -166,8 +166,9 @@ export function supervisePlugin(options: SupervisorOptions) {
     // The runtime's own deadline comes after the kill, so a plugin that ignores the abort is killed
     // (and counted) by the supervisor rather than merely timed out by its host.
     const deadline = started + limitMs + options.graceMs + KILL_MARGIN_MS;
+    let answer: T;
     try {
-      return await run(target, controller.signal, deadline);
+      answer = await run(target, controller.signal, deadline);
     } catch (error) {
       stats.failures++;
       const code = error instanceof PluginError ? error.code : undefined;
@@ -195,6 +196,14 @@ export function supervisePlugin(options: SupervisorOptions) {
       limits.signal?.removeEventListener("abort", forward);
       controller.signal.removeEventListener("abort", onAbort);
     }
+    // Past its limit the call timed out, however the plugin answered on its way out (a plugin
+    // that stops cleanly when aborted returns rather than throws).
+    if (timedOut) {
+      stats.failures++;
+      stats.timeouts++;
+      throw fail("timeout", `no answer within ${limitMs} ms`);
+    }
+    return answer;
   }
 
   return {
@@ -240,6 +249,10 @@ export function supervisePlugin(options: SupervisorOptions) {
       const old = instance;
       instance = undefined;
       if (old) await stopInstance(old);
+    },
+    /** A scheduled run did not happen because the previous one was still going. */
+    recordSkipped(count = 1): void {
+      stats.skipped += count;
     },
     /** Stops after the calls in progress have ended (each within its own time limit). */
     async retire(): Promise<void> {

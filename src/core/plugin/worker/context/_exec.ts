@@ -46,17 +46,25 @@ export function createPluginExec(launch: PluginLaunch, basePath: string): Plugin
       detached: true,
     });
     let timedOut = false;
+    let aborted = false;
     const stdout = readCapped(proc.stdout, opts.maxOutputBytes);
     const stderr = readCapped(proc.stderr, opts.maxOutputBytes);
     const kill = () => {
-      timedOut = true;
       killGroup(proc);
       // A grandchild that left the group may still hold the pipes open: stop reading them.
       stdout.cancel();
       stderr.cancel();
     };
-    const timer = setTimeout(kill, opts.timeoutMs);
-    signal?.addEventListener("abort", kill, { once: true });
+    const onTimeout = () => {
+      timedOut = true;
+      kill();
+    };
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    const timer = setTimeout(onTimeout, opts.timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [exitCode, out, err] = await Promise.all([proc.exited, stdout.done, stderr.done]);
       return {
@@ -66,11 +74,12 @@ export function createPluginExec(launch: PluginLaunch, basePath: string): Plugin
         stderr: err.text,
         truncated: out.truncated || err.truncated,
         timedOut,
+        aborted,
         durationMs: Math.round(performance.now() - started),
       };
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", kill);
+      signal?.removeEventListener("abort", onAbort);
     }
   };
 }
