@@ -117,6 +117,20 @@ describe("running an instruction through its plugin", () => {
     expect(results(server)[0].status).toBe("cancelled");
   });
 
+  test("an update answered with cancelled: true cancels the run", async () => {
+    server = startServer((request) =>
+      request.method === "PUT"
+        ? json({ success: true, instruction_id: "i-1", updated_fields: ["status"], cancelled: true })
+        : json({ acknowledged: true, next_instruction: null }),
+    );
+    const cancel = new AbortController();
+    await handleInstruction(
+      { instruction: instruction({ plugin_id: "sleeper" }), cancel: cancel.signal, onCancelled: () => cancel.abort() },
+      { context: await context(server.url), plugins: host!, journal: journal! },
+    );
+    expect(results(server)[0].status).toBe("cancelled");
+  });
+
   test("the result is sent again until acknowledged, then the chained instruction is returned", async () => {
     let resultPosts = 0;
     server = startServer((request) => {

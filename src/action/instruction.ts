@@ -26,6 +26,8 @@ export interface InstructionRun {
   cancel: AbortSignal;
   /** Recovered from the journal at boot: already recorded, run it anyway. */
   recovered?: boolean;
+  /** The orchestrator answered an update saying the instruction was cancelled. */
+  onCancelled?: () => void;
 }
 
 export interface InstructionDeps {
@@ -78,7 +80,7 @@ async function outcome(run: InstructionRun, deps: InstructionDeps): Promise<Resu
 
 async function executeOnce(run: InstructionRun, deps: InstructionDeps, attempt: number): Promise<ResultRequest> {
   const { context } = deps;
-  const stream = createLogStream({ api: context.api, logger: context.logger, instructionId: run.instruction.id, signal: context.abort });
+  const stream = createLogStream({ api: context.api, logger: context.logger, instructionId: run.instruction.id, signal: context.abort, onCancelled: run.onCancelled });
   // runPlugin turns every failure into a result, so the stream is always closed.
   const result = await runPlugin(run, deps, attempt, (line) => stream.push(line));
   // Lines already streamed went to the orchestrator; the result carries only the rest.
@@ -91,7 +93,7 @@ async function runPlugin(run: InstructionRun, deps: InstructionDeps, attempt: nu
   const { context, plugins } = deps;
   try {
     const plugin = await plugins.instance(instruction.plugin_id, { kind: "action" });
-    await markExecuting(instruction.id, attempt, context);
+    await markExecuting(instruction.id, attempt, context, run.onCancelled);
     const result = await plugin.execute(actionRequest(instruction, attempt), {
       timeoutMs: instruction.timeout_seconds > 0 ? instruction.timeout_seconds * 1000 : undefined,
       signal: run.cancel,
@@ -136,9 +138,10 @@ function actionRequest(instruction: Instruction, attempt: number): ActionRequest
 }
 
 /** `executing` is informative: the run goes on if the orchestrator cannot be told. */
-async function markExecuting(id: string, attempt: number, context: RuntimeContext): Promise<void> {
+async function markExecuting(id: string, attempt: number, context: RuntimeContext, onCancelled?: () => void): Promise<void> {
   try {
-    await context.api.update(id, { status: "executing", ...(attempt > 0 ? { retry_count: attempt } : {}) }, context.abort);
+    const answer = await context.api.update(id, { status: "executing", ...(attempt > 0 ? { retry_count: attempt } : {}) }, context.abort);
+    if (answer.cancelled) onCancelled?.();
   } catch (error) {
     context.logger.warn("could not mark the instruction executing", { instruction_id: id, error: errorMessage(error) });
   }

@@ -11,7 +11,7 @@ const INTERVAL_MS = 1_000;
 const MAX_BATCH_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 4 * 1024;
 
-export function createLogStream(options: { api: ApiClient; logger: Logger; instructionId: string; signal: AbortSignal }) {
+export function createLogStream(options: { api: ApiClient; logger: Logger; instructionId: string; signal: AbortSignal; onCancelled?: () => void }) {
   const { api, logger, instructionId, signal } = options;
   let pending: string[] = [];
   let pendingBytes = 0;
@@ -28,7 +28,9 @@ export function createLogStream(options: { api: ApiClient; logger: Logger; instr
     dropped = 0;
     sending = sending.then(async () => {
       try {
-        await api.update(instructionId, { execution_log: lines }, signal);
+        const answer = await api.update(instructionId, { execution_log: lines }, signal);
+        // The orchestrator may say, in any update's answer, that the instruction was cancelled.
+        if (answer.cancelled) options.onCancelled?.();
       } catch (error) {
         // The full log also goes with the result; a lost progress update costs nothing else.
         logger.debug("execution log update not sent", { instruction_id: instructionId, error: errorMessage(error) });

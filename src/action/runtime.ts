@@ -32,7 +32,11 @@ export function createActionRuntime(): AgentRuntime {
     context.abort.addEventListener("abort", forward, { once: true });
     inFlight.set(instruction.id, cancel);
     try {
-      return await handleInstruction({ instruction, cancel: cancel.signal, recovered }, { context, plugins: host, journal });
+      const onCancelled = () => {
+        context.logger.info("the orchestrator says the instruction was cancelled", { instruction_id: instruction.id });
+        cancel.abort();
+      };
+      return await handleInstruction({ instruction, cancel: cancel.signal, recovered, onCancelled }, { context, plugins: host, journal });
     } finally {
       inFlight.delete(instruction.id);
       context.abort.removeEventListener("abort", forward);
