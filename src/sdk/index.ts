@@ -1,4 +1,5 @@
 export { defineAction, defineOutput, defineTrigger, retryable } from "./define.ts";
+export { createConditions, perInstance, type Conditions } from "./conditions.ts";
 export type {
   ActionOutput,
   ActionPlugin,

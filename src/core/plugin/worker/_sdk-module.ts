@@ -9,7 +9,7 @@ export const SDK_SPECIFIERS = ["stavily/sdk", "@stavily/sdk"] as const;
 
 /** Call once in the worker, before any plugin module is imported. */
 export function registerSdkModule(): void {
-  const exports = { defineTrigger: sdk.defineTrigger, defineAction: sdk.defineAction, defineOutput: sdk.defineOutput, retryable: sdk.retryable };
+  const exports = { ...sdk };
   Bun.plugin({
     name: "stavily-sdk",
     setup(build) {
