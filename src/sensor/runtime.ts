@@ -15,6 +15,7 @@ import { openEventSpool, type EventSpool } from "../core/spool/index.ts";
 import { backoff, sleep } from "../core/timing.ts";
 import { createDelivery } from "./deliver.ts";
 import { createCooldowns, toTriggerEvent, type Trigger } from "./events.ts";
+import { createOutputs, type Outputs } from "./outputs.ts";
 import { runTriggers } from "./schedule.ts";
 
 const LONG_POLL_SECONDS = 30;
@@ -25,6 +26,7 @@ const DRAIN_MS = 5_000;
 export function createSensorRuntime(): AgentRuntime {
   let plugins: PluginHost | undefined;
   let spool: EventSpool | undefined;
+  let outputs: Outputs | undefined;
   const counts = { detected: 0, suppressed: 0, dropped: 0 };
 
   return {
@@ -50,6 +52,15 @@ export function createSensorRuntime(): AgentRuntime {
         retryBaseMs: config.api.retry_delay,
         signal: context.stop,
       });
+      const fanOut = createOutputs({
+        outputs: config.sensor.outputs,
+        host,
+        logger: context.logger.child("outputs"),
+        batchSize: () => context.config().sensor.batch_size,
+        timeoutMs: config.plugins.timeout,
+        signal: context.stop,
+      });
+      outputs = fanOut;
       const cooldowns = createCooldowns();
       let droppedSinceLog = 0;
       let lastDropLog = 0;
@@ -58,8 +69,9 @@ export function createSensorRuntime(): AgentRuntime {
         const { admitted, suppressed } = cooldowns.admit(trigger, detected);
         counts.suppressed += suppressed;
         if (admitted.length === 0) return;
+        const ready = admitted.map((event) => toTriggerEvent(event, trigger, config.agent.id));
         try {
-          const { dropped } = events.append(admitted.map((event) => toTriggerEvent(event, trigger, config.agent.id)));
+          const { dropped } = events.append(ready);
           if (dropped > 0) {
             counts.dropped += dropped;
             droppedSinceLog += dropped;
@@ -75,6 +87,7 @@ export function createSensorRuntime(): AgentRuntime {
           context.logger.error("events could not be spooled", { trigger: trigger.id, count: admitted.length, error: errorMessage(error) });
         }
         delivery.wake();
+        fanOut.push(ready);
       };
       const triggers = [...config.sensor.triggers, ...autoLoaded(host, config.sensor.triggers, context)];
       context.logger.info(`running ${triggers.filter((trigger) => trigger.enabled).length} triggers`, { triggers: triggers.map((trigger) => trigger.id) });
@@ -82,6 +95,7 @@ export function createSensorRuntime(): AgentRuntime {
         await Promise.all([
           runTriggers({ triggers, host, logger: context.logger.child("triggers"), maxConcurrent: config.sensor.max_concurrent_triggers, timeoutMs: config.sensor.trigger_timeout, onEvents, signal: context.stop }),
           delivery.run(),
+          fanOut.run(),
           instructions(context, host),
         ]);
       } finally {
@@ -96,6 +110,7 @@ export function createSensorRuntime(): AgentRuntime {
     plugins: async () => ({
       ...(plugins ? await plugins.summary() : {}),
       events: { ...counts, spool: spool?.depth(), ...spool?.counters() },
+      outputs: outputs?.stats() ?? {},
     }),
   };
 }

@@ -43,7 +43,7 @@ async function storedEvents(url: string, agentId: string): Promise<Array<{ id: s
   return ((await response.json()) as { events: Array<{ id: string; data: { seq: number } }> }).events;
 }
 
-function sensorConfig(name: string, url: string, total: number): string {
+function sensorConfig(name: string, url: string, total: number, extra: string[] = []): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -71,6 +71,7 @@ function sensorConfig(name: string, url: string, total: number): string {
       "    - plugin: burst",
       "      interval: 100ms",
       `      config: { per_run: 50, total: ${total} }`,
+      ...extra,
       "",
     ].join("\n"),
   );
@@ -82,7 +83,43 @@ const expectExactlyOnce = (events: Array<{ id: string; data: { seq: number } }>,
   expect(events.map((event) => event.data.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
 };
 
+async function agentHeartbeat(url: string, agentId: string): Promise<any> {
+  const response = await fetch(`${url}/api/v1/agents`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const { agents } = (await response.json()) as { agents: Array<{ id: string; last_heartbeat?: any }> };
+  return agents.find((agent) => agent.id === agentId)?.last_heartbeat;
+}
+
 describe("stavily sensor with stavily orchestrator", () => {
+  test("a full spool drops the configured side (the oldest) and counts it", async () => {
+    const port = freePort();
+    const db = join(dir, "overflow.db");
+    let current = await orchestrator(db, port);
+    const config = sensorConfig("sensor-overflow", current.url, 1000, ["  event_buffer_size: 100"]);
+    const sensor = startProcess([binary, "sensor", "-c", config]);
+    await sensor.waitFor(/registered with the orchestrator/);
+    current.process.kill("SIGTERM");
+    await current.process.exited;
+    await sensor.waitFor(/event spool full: events dropped/, 30_000);
+    const spoolFile = join(dir, "agents", "agent-sensor-overflow", "data", "state", "events.db");
+    // The trigger has emitted all 1,000 once the spool holds the last of them.
+    await waitUntil(() => (spooledIds(spoolFile).length === 100 && maxSeq(spoolFile) === 1000 ? true : undefined), "the last event spooled", 30_000);
+
+    current = await orchestrator(db, port);
+    const events = await waitUntil(async () => {
+      const stored = await storedEvents(current.url, "sensor-overflow");
+      return stored.length >= 100 ? stored : undefined;
+    }, "the 100 spooled events", 30_000);
+    expect(events.map((event) => event.data.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => 901 + i));
+    // The count travels with every heartbeat.
+    const beat = await waitUntil(async () => {
+      const last = await agentHeartbeat(current.url, "sensor-overflow");
+      return last?.plugins?.events?.dropped === 900 ? last : undefined;
+    }, "a heartbeat counting 900 dropped events", 15_000);
+    expect(beat.plugins.events.dropped).toBe(900);
+    sensor.kill("SIGTERM");
+    expect(await sensor.exited).toBe(0);
+  }, 120_000);
+
   test("with the orchestrator away while 1,000 events are emitted, all arrive exactly once when it is back", async () => {
     const port = freePort();
     const db = join(dir, "away.db");
@@ -131,6 +168,16 @@ describe("stavily sensor with stavily orchestrator", () => {
     expect(await second.exited).toBe(0);
   }, 120_000);
 });
+
+function maxSeq(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.query<{ seq: number | null }, []>("SELECT max(json_extract(body, '$.data.seq')) AS seq FROM events").get();
+    return row?.seq ?? 0;
+  } finally {
+    db.close();
+  }
+}
 
 function spooledIds(file: string): string[] {
   const db = new Database(file, { readonly: true });

@@ -21,8 +21,9 @@ type Resolved<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: Exclude<T[P], u
 export type Config = Omit<ParsedConfig, "agent" | "action" | "sensor"> & {
   agent: Resolved<ParsedConfig["agent"], "id" | "name" | "type" | "base_dir">;
   action: Resolved<ParsedConfig["action"], "max_concurrent_tasks" | "task_timeout">;
-  sensor: Omit<ParsedConfig["sensor"], "triggers"> & {
+  sensor: Omit<ParsedConfig["sensor"], "triggers" | "outputs"> & {
     triggers: Array<Resolved<ParsedConfig["sensor"]["triggers"][number], "id" | "interval">>;
+    outputs: Array<Resolved<ParsedConfig["sensor"]["outputs"][number], "id">>;
   };
 };
 
@@ -187,6 +188,20 @@ function resolveDerived(parsed: ParsedConfig, options: ResolveContext, context: 
     return { ...trigger, id: triggerId, interval: trigger.interval ?? parsed.sensor.trigger_check_interval };
   });
 
+  const outputIds = new Set<string>();
+  const outputs = parsed.sensor.outputs.map((output, index) => {
+    const outputId = output.id ?? output.plugin;
+    if (outputIds.has(outputId)) {
+      problems.push({
+        location: locationOf(["sensor", "outputs", index], "value", context),
+        path: `sensor.outputs.${index}.id`,
+        message: `output id "${outputId}" is used twice; give each output of the same plugin its own id`,
+      });
+    }
+    outputIds.add(outputId);
+    return { ...output, id: outputId };
+  });
+
   const info = buildInfo();
   return {
     ...parsed,
@@ -205,7 +220,7 @@ function resolveDerived(parsed: ParsedConfig, options: ResolveContext, context: 
     },
     logging: { ...parsed.logging, file: underHome(home.logs, parsed.logging.file || `${type}.log`) },
     plugins: { ...parsed.plugins, directory: parsed.plugins.directory ? resolve(options.cwd, parsed.plugins.directory) : home.dataPlugins },
-    sensor: { ...parsed.sensor, triggers },
+    sensor: { ...parsed.sensor, triggers, outputs },
     action: {
       ...parsed.action,
       max_concurrent_tasks: parsed.action.max_concurrent_tasks ?? parsed.agent.max_concurrent_tasks,

@@ -183,6 +183,14 @@ const trigger = v.strictObject({
   enabled: bool(true, "Run this trigger"),
 });
 
+const output = v.strictObject({
+  plugin: v.pipe(v.string(), v.minLength(1), v.description("Output plugin id")),
+  id: v.optional(v.pipe(v.string(), v.regex(AGENT_ID_PATTERN, "expected an id: a-z, 0-9, '.', '_' or '-'"), v.description("Output id, unique in this agent (default: the plugin id)"))),
+  config: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.description("Plugin configuration (default {})")), () => ({})),
+  queue_size: int(10_000, "Events waiting for this output at most; beyond, the oldest are dropped and counted", 1, 10_000_000),
+  enabled: bool(true, "Send events to this output"),
+});
+
 const sensor = section(
   {
     trigger_check_interval: duration("10s", "Default interval of scheduled triggers", { min: "100ms", max: "7d" }),
@@ -194,6 +202,10 @@ const sensor = section(
     batch_size: int(100, "Events in one delivery", 1, 10_000),
     flush_interval: duration("5s", "Longest wait before a partial batch is sent", { min: "10ms", max: "1h" }),
     triggers: v.optional(v.pipe(v.array(trigger), v.description("Triggers to run (default [])")), () => []),
+    outputs: v.optional(
+      v.pipe(v.array(output), v.description("Output plugins that receive every event too (stdout, file, webhook, …); a failing one never holds up the others (default [])")),
+      () => [],
+    ),
   },
   "Sensor agent",
 );
