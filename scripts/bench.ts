@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { BYTECODE_DEFAULT, BuildUsageError, ROOT, binaryName, buildFacts, buildTarget, hostTarget } from "./build.ts";
 import { peakRssMb, summarize, timer, wallTimesMs, type RunOptions } from "./_measure.ts";
 import { actionFigures } from "./bench/action.ts";
+import { sensorFigures } from "./bench/sensor.ts";
 
 interface Context extends RunOptions {
   /** The host binary under test. */
@@ -118,9 +119,10 @@ async function main(argv: string[]): Promise<number> {
   const warmup = Number(flags.warmup);
   const rounds = Number(flags.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new BuildUsageError("bench: --rounds must be a positive integer");
-  const groups = flags.only === undefined ? ["binary", "action"] : flags.only.split(",");
+  const GROUPS = ["binary", "action", "sensor"];
+  const groups = flags.only === undefined ? GROUPS : flags.only.split(",");
   for (const group of groups) {
-    if (group !== "binary" && group !== "action") throw new BuildUsageError(`bench: --only takes binary and/or action, got "${group}"`);
+    if (!GROUPS.includes(group)) throw new BuildUsageError(`bench: --only takes ${GROUPS.join(", ")}, got "${group}"`);
   }
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(warmup) || warmup < 0) {
     throw new BuildUsageError("bench: --runs must be a positive integer and --warmup a whole number");
@@ -158,6 +160,10 @@ async function main(argv: string[]): Promise<number> {
     if (groups.includes("action")) {
       console.log(`action agent: ${rounds} rounds per figure against stavily orchestrator on loopback`);
       for (const item of await actionFigures({ binary, env: ctx.env ?? {}, rounds })) add(item.figure, item.unit, item.target, item.samples);
+    }
+    if (groups.includes("sensor")) {
+      console.log(`sensor: ${rounds} rounds per figure against stavily orchestrator on loopback`);
+      for (const item of await sensorFigures({ binary, env: ctx.env ?? {}, rounds })) add(item.figure, item.unit, item.target, item.samples);
     }
     console.log(formatTable(rows));
     const out = join(ROOT, "dist", "bench");

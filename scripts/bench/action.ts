@@ -7,7 +7,7 @@ import { percentile, rssMb, startLoop, type Loop } from "./_loop.ts";
 
 export interface AgentFigure {
   figure: string;
-  unit: "ms" | "MB" | "/s";
+  unit: "ms" | "MB" | "/s" | "%";
   target: string;
   samples: number[];
 }
