@@ -6,6 +6,7 @@
  */
 import type { Config } from "../core/config/index.ts";
 import { errorMessage } from "../core/errors.ts";
+import { PluginError } from "../core/plugin/errors.ts";
 import type { Logger } from "../core/log/index.ts";
 import type { PluginHost } from "../core/plugin/host.ts";
 import type { TriggerEvent } from "../core/protocol/index.ts";
@@ -27,6 +28,8 @@ export interface Outputs {
   run(): Promise<void>;
 }
 
+/** Failures of the plugin's process or of its time limit, retried whatever the plugin said. */
+const RETRY_CODES = new Set(["timeout", "crashed", "killed", "unavailable", "quarantined"]);
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 60_000;
 
@@ -35,7 +38,6 @@ export function createOutputs(options: {
   host: PluginHost;
   logger: Logger;
   batchSize: () => number;
-  timeoutMs: number;
   signal: AbortSignal;
 }): Outputs {
   const { host, logger, signal } = options;
@@ -60,7 +62,8 @@ export function createOutputs(options: {
       const batch = item.queue.slice(0, options.batchSize());
       try {
         plugin ??= await host.instance(output.plugin, { instance: output.id, kind: "output", config: output.config });
-        await plugin.send(batch, { timeoutMs: options.timeoutMs, signal });
+        // No timeoutMs: each output's own limits.execution_time applies, else the agent's default.
+        await plugin.send(batch, { signal });
         item.queue.splice(0, batch.length);
         stats.sent += batch.length;
         if (attempt > 0) logger.info("output restored", { ...fields, failures: attempt });
@@ -68,6 +71,14 @@ export function createOutputs(options: {
       } catch (error) {
         if (signal.aborted) break;
         stats.failures++;
+        if (error instanceof PluginError && !error.retryable && !RETRY_CODES.has(error.code)) {
+          // The output refuses this batch for good (a 400 from a webhook, say): resending it would
+          // only block the events behind it until the queue overflows.
+          item.queue.splice(0, batch.length);
+          stats.dropped += batch.length;
+          logger.warn("output rejected a batch; dropped", { ...fields, events: batch.length, error: errorMessage(error) });
+          continue;
+        }
         attempt++;
         const waitMs = Math.max(backoff(attempt, RETRY_BASE_MS, RETRY_CAP_MS), 250);
         if ((attempt & (attempt - 1)) === 0) logger.warn("output failed; retrying", { ...fields, error: errorMessage(error), queued: item.queue.length, retry_in_ms: waitMs });

@@ -57,7 +57,6 @@ export function createSensorRuntime(): AgentRuntime {
         host,
         logger: context.logger.child("outputs"),
         batchSize: () => context.config().sensor.batch_size,
-        timeoutMs: config.plugins.timeout,
         signal: context.stop,
       });
       outputs = fanOut;

@@ -69,10 +69,11 @@ export async function createPluginHost(options: PluginHostOptions) {
     if (!installed?.previous || Date.now() - Date.parse(installed.installed_at) > ROLLBACK_WINDOW_MS) return;
     try {
       const restored = await rollback(config.plugins.directory, id);
-      rollbacks.push({ plugin: id, from: installed.version, to: restored.version, at: new Date().toISOString(), reason });
-      logger.error("plugin rolled back: the new version crash-looped", { plugin: id, from: installed.version, to: restored.version, reason });
       await host.refresh();
       await host.replace(id);
+      // Recorded once new uses start the restored version, never while the quarantined one answers.
+      rollbacks.push({ plugin: id, from: installed.version, to: restored.version, at: new Date().toISOString(), reason });
+      logger.error("plugin rolled back: the new version crash-looped", { plugin: id, from: installed.version, to: restored.version, reason });
     } catch (error) {
       logger.error("plugin rollback failed; it stays quarantined", { plugin: id, error: error instanceof Error ? error : String(error) });
     }
