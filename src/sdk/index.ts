@@ -1,5 +1,7 @@
 export { defineAction, defineOutput, defineTrigger, retryable } from "./define.ts";
 export { createConditions, perInstance, type Conditions } from "./conditions.ts";
+export { parseParameters, pluginFailure, type PluginFailure } from "./failure.ts";
+export { parseRetryAfter, retryableStatus, retryDelay, wait, type BackoffOptions } from "./retry.ts";
 export type {
   ActionOutput,
   ActionPlugin,

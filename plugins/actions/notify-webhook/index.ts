@@ -5,7 +5,7 @@
  */
 import { defineAction, type PluginContext } from "../../../src/sdk/index.ts";
 import { failure, parseParameters } from "./_errors.ts";
-import { retryDelay, wait } from "./_retry.ts";
+import { retryDelay, wait } from "../../../src/sdk/index.ts";
 import { ConfigSchema, ParametersSchema, type NotifyConfig } from "./_schema.ts";
 
 type Ctx = PluginContext<NotifyConfig>;

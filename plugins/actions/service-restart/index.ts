@@ -8,7 +8,7 @@ import { defineAction, type ExecResult, type PluginContext } from "../../../src/
 import { failure, parseParameters } from "./_errors.ts";
 import { candidates, MANAGER_BY_NAME, type Change, type Manager, type ServiceState } from "./_managers.ts";
 import { ConfigSchema, ParametersSchema, type ServiceConfig } from "./_schema.ts";
-import { wait } from "./_wait.ts";
+import { wait } from "../../../src/sdk/index.ts";
 
 type Ctx = PluginContext<ServiceConfig>;
 /** Characters of a command's stdout and stderr kept in the result. */

@@ -10,7 +10,7 @@ import { createWorkerInstance } from "../../../src/core/plugin/worker/index.ts";
 import { instances, makeLaunch, recordingLogger, tempDirs, within } from "../../../src/core/plugin/worker/_test-support.ts";
 import { BUILTIN_PLUGINS } from "../../all.ts";
 import { ConfigSchema } from "./_config.ts";
-import { retryDelay } from "./_retry.ts";
+import { retryDelay } from "../../../src/sdk/index.ts";
 
 const ID = "webhook";
 const MANIFEST = parseBuiltinManifest(ID, BUILTIN_PLUGINS[ID]!.manifest);

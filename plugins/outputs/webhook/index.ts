@@ -8,7 +8,7 @@
  */
 import { defineOutput, type PluginContext } from "../../../src/sdk/index.ts";
 import { ConfigSchema, type WebhookConfig } from "./_config.ts";
-import { retryableStatus, retryDelay, wait } from "./_retry.ts";
+import { retryableStatus, retryDelay, wait } from "../../../src/sdk/index.ts";
 import { resolveTarget, scrub, type Target, webhookError } from "./_target.ts";
 
 type Ctx = PluginContext<WebhookConfig>;

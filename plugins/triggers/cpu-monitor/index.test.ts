@@ -33,7 +33,10 @@ async function start(local: Record<string, unknown>, home = temp.make()) {
     /** A detect once every cpu line of /proc/stat has moved, so each one is a real sample. */
     async detect() {
       await ticksPassed();
-      return instance.detect(within());
+      const events = await instance.detect(within());
+      // The plugin read /proc/stat during detect: the next wait counts from after that reading.
+      last = readStat();
+      return events;
     },
   };
 }
@@ -43,7 +46,7 @@ let last = readStat();
 async function ticksPassed() {
   for (;;) {
     const now = readStat();
-    if ([...now].every(([cpu, ticks]) => ticks.total > (last.get(cpu)?.total ?? -1))) return void (last = now);
+    if ([...now].every(([cpu, ticks]) => ticks.total > (last.get(cpu)?.total ?? -1))) return;
     await Bun.sleep(2);
   }
 }

@@ -174,33 +174,24 @@ function resolveDerived(parsed: ParsedConfig, options: ResolveContext, context: 
   const home = agentHomePaths(baseDir, id);
   const underHome = (dir: string, path: string) => (isAbsolute(path) ? path : join(dir, path));
 
-  const triggerIds = new Set<string>();
-  const triggers = parsed.sensor.triggers.map((trigger, index) => {
-    const triggerId = trigger.id ?? trigger.plugin;
-    if (triggerIds.has(triggerId)) {
-      problems.push({
-        location: locationOf(["sensor", "triggers", index], "value", context),
-        path: `sensor.triggers.${index}.id`,
-        message: `trigger id "${triggerId}" is used twice; give each trigger of the same plugin its own id`,
-      });
-    }
-    triggerIds.add(triggerId);
-    return { ...trigger, id: triggerId, interval: trigger.interval ?? parsed.sensor.trigger_check_interval };
-  });
-
-  const outputIds = new Set<string>();
-  const outputs = parsed.sensor.outputs.map((output, index) => {
-    const outputId = output.id ?? output.plugin;
-    if (outputIds.has(outputId)) {
-      problems.push({
-        location: locationOf(["sensor", "outputs", index], "value", context),
-        path: `sensor.outputs.${index}.id`,
-        message: `output id "${outputId}" is used twice; give each output of the same plugin its own id`,
-      });
-    }
-    outputIds.add(outputId);
-    return { ...output, id: outputId };
-  });
+  const withIds = <T extends { id?: string; plugin: string }>(items: readonly T[], section: "triggers" | "outputs") => {
+    const seen = new Set<string>();
+    return items.map((item, index) => {
+      const id = item.id ?? item.plugin;
+      if (seen.has(id)) {
+        const what = section === "triggers" ? "trigger" : "output";
+        problems.push({
+          location: locationOf(["sensor", section, index], "value", context),
+          path: `sensor.${section}.${index}.id`,
+          message: `${what} id "${id}" is used twice; give each ${what} of the same plugin its own id`,
+        });
+      }
+      seen.add(id);
+      return { ...item, id };
+    });
+  };
+  const triggers = withIds(parsed.sensor.triggers, "triggers").map((trigger) => ({ ...trigger, interval: trigger.interval ?? parsed.sensor.trigger_check_interval }));
+  const outputs = withIds(parsed.sensor.outputs, "outputs");
 
   const info = buildInfo();
   return {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { retryDelay, wait } from "./_retry.ts";
+import { retryDelay, wait } from "./retry.ts";
 
 const options = { backoff_ms: 100, max_backoff_ms: 1000 };
 

@@ -1,8 +1,17 @@
-/** How long to wait before the next attempt, and an abortable wait. */
+/**
+ * Retrying what a plugin sends: when to try again (the server's Retry-After, else doubling
+ * backoff, capped) and an abortable wait. Shared by the webhook, notify-webhook and
+ * service-restart built-ins, and offered to plugin authors.
+ */
 
 export interface BackoffOptions {
   backoff_ms: number;
   max_backoff_ms: number;
+}
+
+/** Statuses worth another attempt: the server is asking to be tried later. */
+export function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
 }
 
 /**
@@ -16,7 +25,8 @@ export function retryDelay(attempt: number, retryAfter: string | null, options: 
   return Math.min(options.backoff_ms * 2 ** (attempt - 1), options.max_backoff_ms);
 }
 
-function parseRetryAfter(value: string | null, now: number): number | undefined {
+/** A Retry-After header (seconds or an HTTP date) in milliseconds from `now`, or undefined. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
   const date = Date.parse(value);
