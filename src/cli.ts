@@ -53,6 +53,14 @@ function buildCli() {
     .action(run(async (flags: ConfigFlags) => (await import("./commands/home.ts")).homeInitCommand(flags)));
 
   cli
+    .command("dev", "Run the whole loop on this machine: orchestrator, sensor and action agent, with a demo rule")
+    .option("--keep", "Keep the temporary directory (databases, agent homes, logs) after stopping")
+    .option("--every <duration>", "How often the demo writes a file into the watched directory", { default: "5s" })
+    .example("  stavily dev")
+    .example("  stavily dev --every 2s --keep")
+    .action(run(async (flags: { keep?: boolean; every?: string }) => (await import("./commands/dev.ts")).devCommand(flags)));
+
+  cli
     .command("sensor", "Run the sensor agent: watch this machine through trigger plugins and report events")
     .option("-c, --config <file>", "Config file (default $STAVILY_CONFIG, ./stavily.yaml, /etc/stavily/sensor.yaml)")
     .option("--set <key=value>", "Override one config key, e.g. --set sensor.batch_size=500 (repeatable)")
