@@ -5,6 +5,8 @@
  */
 import { cac } from "cac";
 import type { ConfigFlags } from "./commands/config.ts";
+import type { HealthFlags } from "./commands/health.ts";
+import type { AuditVerifyFlags } from "./commands/audit.ts";
 import type { OrchestratorFlags } from "./commands/orchestrator.ts";
 import type * as PluginCommands from "./commands/plugin/index.ts";
 import { buildInfo } from "./core/build-info.ts";
@@ -52,6 +54,12 @@ function buildCli() {
     .example("  stavily home init -c /etc/stavily/sensor.yaml")
     .action(run(async (flags: ConfigFlags) => (await import("./commands/home.ts")).homeInitCommand(flags)));
 
+  withConfigFlags(cli.command("audit verify", "Walk the audit log's hash chain; exit 1 at the first altered, removed or reordered record"))
+    .option("--dir <dir>", "Directory of the audit log (default: that of security.audit.log_file)")
+    .example("  stavily audit verify -c /etc/stavily/action.yaml")
+    .example("  stavily audit verify --dir /var/lib/stavily/agent-web-01/logs/audit")
+    .action(run(async (flags: AuditVerifyFlags) => (await import("./commands/audit.ts")).auditVerifyCommand(flags)));
+
   cli
     .command("dev", "Run the whole loop on this machine: orchestrator, sensor and action agent, with a demo rule")
     .option("--keep", "Keep the temporary directory (databases, agent homes, logs) after stopping")
@@ -75,6 +83,14 @@ function buildCli() {
     .example("  stavily action -c /etc/stavily/action.yaml")
     .example("  STAVILY_AGENT_TOKEN=… stavily action --set api.base_url=http://127.0.0.1:8000")
     .action(run(async (flags: ConfigFlags) => (await import("./commands/action.ts")).actionCommand(flags)));
+
+  withConfigFlags(cli.command("health", "Probe a running agent's /ready (or liveness with --live): exit 0 when it answers 200, 1 otherwise"))
+    .option("--url <url>", "The agent's health server, e.g. http://127.0.0.1:9100 (default from health.bind and health.port)")
+    .option("--live", "Probe the liveness path (health.path) instead of /ready")
+    .option("--timeout <seconds>", "Give up after this many seconds (default 5)")
+    .example("  stavily health --url http://127.0.0.1:9100")
+    .example("  stavily health -c /etc/stavily/action.yaml --live")
+    .action(run(async (flags: HealthFlags) => (await import("./commands/health.ts")).healthCommand(flags)));
 
   // On run and validate, -c also takes the plugin's own configuration, as a JSON object.
   const pluginRunFlags = (command: ReturnType<typeof cli.command>) =>

@@ -5,6 +5,7 @@ import type { RuntimeContext } from "../core/agent/index.ts";
 import { prepareAgentHome } from "../core/home/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import { openJournal, type Journal } from "../core/spool/index.ts";
+import { NO_AUDIT } from "../core/audit/index.ts";
 import type { Instruction } from "../core/protocol/index.ts";
 import { handleInstruction } from "./instruction.ts";
 import { recoverInterrupted } from "./recovery.ts";
@@ -44,7 +45,7 @@ async function context(url: string, abort = new AbortController()): Promise<Runt
   const home = prepareAgentHome(base, "agent-1");
   host = await createPluginHost({ config, home, logger });
   journal = openJournal(join(home.state, "journal.db"));
-  return { config: () => config, api: client, logger, home, stop: new AbortController().signal, abort: abort.signal };
+  return { config: () => config, api: client, logger, home, stop: new AbortController().signal, abort: abort.signal, audit: NO_AUDIT };
 }
 
 const ACK = () => json({ acknowledged: true, next_instruction: null });

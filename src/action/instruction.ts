@@ -5,6 +5,7 @@
  * acknowledges it. Returns the instruction the result's answer chained, if any.
  */
 import type { RuntimeContext } from "../core/agent/index.ts";
+import type { AuditEvent, AuditLog } from "../core/audit/index.ts";
 import { backoff, sleep } from "../core/agent/index.ts";
 import { errorMessage } from "../core/errors.ts";
 import { PluginError } from "../core/plugin/errors.ts";
@@ -34,6 +35,11 @@ export interface InstructionDeps {
   context: RuntimeContext;
   plugins: PluginHost;
   journal: Journal;
+  /**
+   * Where instructions received, started and finished are recorded (nowhere by default). An
+   * instruction whose receipt or start cannot be recorded is not run: it fails with reason audit_failed.
+   */
+  audit?: AuditLog;
 }
 
 export async function handleInstruction(run: InstructionRun, deps: InstructionDeps): Promise<Instruction | undefined> {
@@ -54,21 +60,44 @@ export async function handleInstruction(run: InstructionRun, deps: InstructionDe
   const result = await outcome(run, deps);
   journal.finish(instruction.id, result);
   logger.info(`instruction ${result.status}`, { ...fields, error: result.error_message, retry_count: result.retry_count });
+  const auditError = audited(deps, "instruction.finished", {
+    ...fields,
+    status: result.status,
+    error: result.error_message,
+    reason: result.error_details?.reason,
+    retry_count: result.retry_count,
+  });
+  // Done is done: the result still goes to the orchestrator.
+  if (auditError) logger.error("audit record not written", { ...fields, event: "instruction.finished", error: auditError });
   return reportResult(instruction.id, result, deps);
 }
 
 async function outcome(run: InstructionRun, deps: InstructionDeps): Promise<ResultRequest> {
   const { instruction } = run;
   const { context, plugins, journal } = deps;
+  const fields = { instruction_id: instruction.id, plugin_id: instruction.plugin_id, type: instruction.instruction_type };
+  const notReceived = audited(deps, "instruction.received", {
+    ...fields,
+    correlation_id: instruction.correlation_id,
+    priority: instruction.priority,
+    plugin_configuration: instruction.plugin_configuration,
+    input_data: instruction.input_data,
+    ...(run.recovered ? { recovered: true } : {}),
+  });
+  if (notReceived) return failed(`not run: ${notReceived}`, { reason: "audit_failed" });
   if (instruction.expires_at && Date.parse(instruction.expires_at) <= Date.now()) {
     return failed(`instruction expired at ${instruction.expires_at} before it could start`, { reason: "expired", expires_at: instruction.expires_at });
   }
   if (instruction.instruction_type !== "execute") {
     journal.start(instruction.id);
-    return applyPluginInstruction(instruction, { host: plugins, pluginsDir: context.config().plugins.directory, logger: context.logger });
+    const notStarted = audited(deps, "instruction.started", fields);
+    if (notStarted) return failed(`not run: ${notStarted}`, { reason: "audit_failed" });
+    return applyPluginInstruction(instruction, { host: plugins, pluginsDir: context.config().plugins.directory, logger: context.logger, audit: deps.audit });
   }
   for (let attempt = instruction.retry_count; ; attempt++) {
     journal.start(instruction.id);
+    const notStarted = audited(deps, "instruction.started", { ...fields, attempt });
+    if (notStarted) return { ...failed(`not run: ${notStarted}`, { reason: "audit_failed" }), retry_count: attempt };
     const result = { ...(await executeOnce(run, deps, attempt)), retry_count: attempt };
     if (!isRetryable(result) || attempt >= instruction.max_retries || run.cancel.aborted) return result;
     const waitMs = backoff(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
@@ -112,6 +141,16 @@ async function runPlugin(run: InstructionRun, deps: InstructionDeps, attempt: nu
       return { status, error_message: error.message, error_details: details };
     }
     return failed(errorMessage(error), { reason: "agent_error" });
+  }
+}
+
+/** Records `event`; returns why it could not, if it could not. */
+function audited(deps: InstructionDeps, event: AuditEvent, fields: Record<string, unknown>): string | undefined {
+  try {
+    deps.audit?.record(event, fields);
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
   }
 }
 

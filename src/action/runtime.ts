@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { createPoller, type AgentRuntime, type RuntimeContext } from "../core/agent/index.ts";
+import type { AuditLog } from "../core/audit/index.ts";
 import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import { cleanStaging } from "../core/plugin/install/index.ts";
 import { watchPlugins } from "../core/plugin/watch.ts";
@@ -19,7 +20,15 @@ const LONG_POLL_SECONDS = 30;
 const WATCH_INTERVAL_MS = 2_000;
 const PRUNE_INTERVAL_MS = 60 * 60_000;
 
-export function createActionRuntime(): AgentRuntime {
+export interface ActionRuntimeOptions {
+  /** Records instructions and plugin changes (nowhere by default); the caller opens and closes it. */
+  audit?: AuditLog;
+}
+
+export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRuntime {
+  // Given by the agent's lifecycle (context.audit) unless a caller passes its own.
+  let audit = options.audit;
+  let loaded = false;
   /** Instructions in flight, with the controller that cancels each. */
   const inFlight = new Map<string, AbortController>();
   let plugins: PluginHost | undefined;
@@ -36,7 +45,7 @@ export function createActionRuntime(): AgentRuntime {
         context.logger.info("the orchestrator says the instruction was cancelled", { instruction_id: instruction.id });
         cancel.abort();
       };
-      return await handleInstruction({ instruction, cancel: cancel.signal, recovered, onCancelled }, { context, plugins: host, journal });
+      return await handleInstruction({ instruction, cancel: cancel.signal, recovered, onCancelled }, { context, plugins: host, journal, audit });
     } finally {
       inFlight.delete(instruction.id);
       context.abort.removeEventListener("abort", forward);
@@ -63,9 +72,11 @@ export function createActionRuntime(): AgentRuntime {
       const config = context.config();
       // Left by an install the agent did not finish; only the agent holding the home may clear it.
       await cleanStaging(config.plugins.directory);
-      const host = await createPluginHost({ config, home: context.home, logger: context.logger });
+      audit ??= context.audit;
+      const host = await createPluginHost({ config, home: context.home, logger: context.logger, audit });
       plugins = host;
       const journal = openJournal(join(context.home.state, "journal.db"));
+      loaded = true;
       journal.prune(config.action.journal_retention);
       const recovered = recoverInterrupted(journal, host, context);
       const outbox = flushOutbox(journal, context);
@@ -97,6 +108,7 @@ export function createActionRuntime(): AgentRuntime {
         journal.close();
       }
     },
+    started: () => loaded,
     running: () => [...inFlight.keys()],
     cancel(ids) {
       for (const id of ids) {

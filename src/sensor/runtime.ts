@@ -28,12 +28,13 @@ export function createSensorRuntime(): AgentRuntime {
   let spool: EventSpool | undefined;
   let outputs: Outputs | undefined;
   const counts = { detected: 0, suppressed: 0, dropped: 0 };
+  let loaded = false;
 
   return {
     async run(context) {
       const config = context.config();
       await cleanStaging(config.plugins.directory);
-      const host = await createPluginHost({ config, home: context.home, logger: context.logger });
+      const host = await createPluginHost({ config, home: context.home, logger: context.logger, audit: context.audit });
       plugins = host;
       const events = openEventSpool(join(context.home.state, "events.db"), {
         maxEvents: config.sensor.event_buffer_size,
@@ -89,6 +90,7 @@ export function createSensorRuntime(): AgentRuntime {
         fanOut.push(ready);
       };
       const triggers = [...config.sensor.triggers, ...autoLoaded(host, config.sensor.triggers, context)];
+      loaded = true;
       context.logger.info(`running ${triggers.filter((trigger) => trigger.enabled).length} triggers`, { triggers: triggers.map((trigger) => trigger.id) });
       try {
         await Promise.all([
@@ -104,6 +106,7 @@ export function createSensorRuntime(): AgentRuntime {
         spool = undefined;
       }
     },
+    started: () => loaded,
     running: () => [],
     cancel: () => {},
     plugins: async () => ({

@@ -3,7 +3,7 @@
  * as real processes talking HTTP on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostBinary } from "../support/binary.ts";
@@ -110,5 +110,12 @@ describe("stavily action with stavily orchestrator", () => {
     expect(agent.output()).toContain("offline heartbeat sent; stopped");
     const after = await admin("/agents");
     expect(after.agents.find((item: any) => item.id === "e2e-action").status).toBe("offline");
+
+    // The agent audited by default: the chain verifies, and holds this instruction's records.
+    const verify = startProcess([binary, "audit", "verify", "-c", config]);
+    expect(await verify.exited).toBe(0);
+    expect(verify.output()).toMatch(/ok: \d+ records in 1 files?, chain intact/);
+    const records = readFileSync(join(dir, "agents", "agent-e2e-action", "logs", "audit", "audit.log"), "utf8");
+    for (const event of ["config.load", "instruction.received", "instruction.finished"]) expect(records).toContain(`"event":"${event}"`);
   }, 60_000);
 });

@@ -12,8 +12,10 @@ import { buildInfo } from "../build-info.ts";
 import type { Config, LoadedConfig } from "../config/index.ts";
 import { errorMessage, EXIT } from "../errors.ts";
 import { acquireHomeLock, prepareAgentHome, type AgentHome } from "../home/index.ts";
+import { createAuditLog, type AuditLog } from "../audit/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { loadCatalog } from "../plugin/catalog.ts";
+import { createAgentMetrics, startAgentServer, type AgentServer } from "../server/index.ts";
 import { beat, heartbeatLoop } from "./heartbeat.ts";
 import { registerLoop } from "./register.ts";
 import { sleep } from "../timing.ts";
@@ -28,6 +30,8 @@ export interface RuntimeContext {
   stop: AbortSignal;
   /** Aborts when in-flight work must be cancelled (grace over, or a second signal). */
   abort: AbortSignal;
+  /** The tamper-evident audit log (a no-op when security.audit.enabled is false). */
+  audit: AuditLog;
 }
 
 export interface AgentRuntime {
@@ -39,6 +43,8 @@ export interface AgentRuntime {
   cancel(ids: string[]): void;
   /** Per-plugin state and counters, carried by every heartbeat. */
   plugins?(): Promise<Record<string, unknown>>;
+  /** True once its plugins are loaded, for /ready; without it, a runtime counts as started once run() is called. */
+  started?(): boolean;
 }
 
 export interface RunAgentOptions {
@@ -60,9 +66,24 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   const info = buildInfo();
   const startedAt = Date.now();
   for (const warning of loaded.warnings) log().warn(warning);
+  // One writer for the agent's life: two open writers would fork the hash chain. A tampered tail
+  // refuses the start (audit verify tells what happened) rather than writing on top of it.
+  const audit = createAuditLog({ ...config.security.audit, agent_id: agent.id, onError: (error) => log().error("audit log", error instanceof Error ? error : new Error(errorMessage(error))) });
+  audit.record("config.load", { file: loaded.file ?? null, agent_type: agent.type, version: buildInfo().version });
   if (lock.takenOver) log().warn("took over the home of an agent that did not stop cleanly", { previous_pid: lock.previous?.pid });
 
-  const api = createApiClient({ config, agentType: agent.type, version: info.version, logger: logger.child("api") });
+  const pluginSummary = async () => (runtime.plugins ? await runtime.plugins() : {});
+  let server: AgentServer | undefined;
+  const metrics = createAgentMetrics({
+    namespace: config.metrics.namespace,
+    version: info.version,
+    agentType: agent.type,
+    plugins: pluginSummary,
+    ready: () => server?.readiness().ready ?? false,
+  });
+  const api = metrics.instrument(
+    createApiClient({ config, agentType: agent.type, version: info.version, logger: logger.child("api"), onCall: metrics.onCall }),
+  );
   const stop = new AbortController();
   const abort = new AbortController();
   const signals = watchSignals({
@@ -78,13 +99,15 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
     onReload: () => {
       try {
         const next = load().config;
-        const restartNeeded = ["agent.id", "agent.base_dir", "api", "security"].filter((key) => changed(config, next, key));
+        const restartNeeded = ["agent.id", "agent.base_dir", "api", "security", "health.enabled", "health.bind", "health.port", "health.path", "metrics"].filter((key) => changed(config, next, key));
         config = next;
         logger = createLogger(next.logging, { agent_id: agent.id, agent_type: agent.type });
         log().info("config reloaded", restartNeeded.length ? { restart_needed_for: restartNeeded } : {});
+        recordQuietly(audit, "config.reload", { accepted: true, restart_needed_for: restartNeeded }, log());
       } catch (error) {
         // The error itself, so each config problem is logged on its own line.
         log().error("config reload refused; keeping the running config", error instanceof Error ? error : new Error(errorMessage(error)));
+        recordQuietly(audit, "config.reload", { accepted: false, error: errorMessage(error) }, log());
       }
     },
   });
@@ -95,14 +118,40 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
     orchestrator: config.api.base_url,
     pid: process.pid,
   });
+  let registrationState: "pending" | "registered" | "unsupported" = "pending";
+  let runtimeState: "starting" | "running" | "stopped" = "starting";
+  try {
+    server = startAgentServer({
+      config: () => config,
+      api,
+      metrics,
+      logger: log(),
+      version: info.version,
+      startedAt,
+      plugins: pluginSummary,
+      registration: () => registrationState,
+      runtime: () => (runtimeState === "running" && runtime.started?.() === false ? "starting" : runtimeState),
+      stopping: () => stop.signal.aborted,
+    });
+  } catch (error) {
+    // A taken port is a start-up error: nothing else has started, so release what has.
+    signals.dispose();
+    api.close();
+    lock.release();
+    await logger.close();
+    throw error;
+  }
   const heartbeatOptions = {
     api,
     version: info.version,
     startedAt,
     running: () => runtime.running(),
-    plugins: async () => (runtime.plugins ? await runtime.plugins() : {}),
+    plugins: pluginSummary,
   };
   const registered = registerLoop({ api, logger: log(), signal: stop.signal, body: await registration(config) });
+  void registered.then((supported) => {
+    if (!stop.signal.aborted) registrationState = supported ? "registered" : "unsupported";
+  });
   const heartbeats = heartbeatLoop({
     ...heartbeatOptions,
     logger: log(),
@@ -110,7 +159,9 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
     onCancel: (ids) => runtime.cancel(ids),
     signal: stop.signal,
   });
-  const work = runtime.run({ config: () => config, api, logger: logger.child(agent.type), home, stop: stop.signal, abort: abort.signal });
+  const work = runtime.run({ config: () => config, api, logger: logger.child(agent.type), home, stop: stop.signal, abort: abort.signal, audit });
+  runtimeState = "running";
+  void work.finally(() => (runtimeState = "stopped")).catch(() => {});
 
   await Promise.race([waitFor(stop.signal), work]);
   stop.abort();
@@ -127,11 +178,22 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   } catch (error) {
     log().warn("could not send the offline heartbeat; stopped", { error: errorMessage(error) });
   }
+  await server.stop();
   signals.dispose();
   api.close();
+  await audit.close();
   lock.release();
   await logger.close();
   return EXIT.ok;
+}
+
+/** A reload already happened: a failed audit write is logged, not thrown. */
+function recordQuietly(audit: AuditLog, event: "config.reload", fields: Record<string, unknown>, logger: Logger): void {
+  try {
+    audit.record(event, fields);
+  } catch (error) {
+    logger.error("audit record not written", { event, error: errorMessage(error) });
+  }
 }
 
 async function registration(config: Config) {

@@ -20,6 +20,8 @@ export interface SendSpec<TSchema extends v.GenericSchema> {
   method: "GET" | "POST" | "PUT";
   /** Below /agents/v1/{agent_id}, starting with "/". */
   path: string;
+  /** `path` with its ids as placeholders, for metrics (default: path). */
+  route?: string;
   search?: Record<string, string>;
   body?: unknown;
   /** Makes a POST safe to repeat; the same key on every attempt. */
@@ -42,7 +44,11 @@ export interface SendDeps {
   limiter: RateLimiter;
   state: ApiState;
   logger?: Logger;
+  onCall?: OnCall;
 }
+
+/** Told of every HTTP attempt: the route template, the status or the error kind, how long it took. */
+export type OnCall = (endpoint: string, outcome: number | string, ms: number, method: string) => void;
 
 export type Send = <TSchema extends v.GenericSchema>(spec: SendSpec<TSchema>) => Promise<v.InferOutput<TSchema>>;
 
@@ -50,6 +56,8 @@ export function createSend(deps: SendDeps): Send {
   const { api, gate, tokens, logger, state } = deps;
   const http = ky.create({ fetch: deps.transport.fetch, retry: 0, timeout: false, throwHttpErrors: false, redirect: "manual" });
   const pathPrefix = new URL(deps.root).pathname;
+  // The agent id (the root's last segment) becomes {id} in metrics: one series per route, not per agent.
+  const routePrefix = pathPrefix.replace(/\/[^/]*$/, "/{id}");
 
   async function attempt<TSchema extends v.GenericSchema>(spec: SendSpec<TSchema>, label: string): Promise<v.InferOutput<TSchema>> {
     const timeoutMs = api.timeout + (spec.extraTimeoutMs ?? 0);
@@ -73,11 +81,14 @@ export function createSend(deps: SendDeps): Send {
       timedOut = true;
       controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError"));
     }, timeoutMs);
+    const started = performance.now();
+    let outcome: number | string | undefined;
     const onAbort = () => controller.abort(spec.signal?.reason);
     if (spec.signal?.aborted) onAbort();
     spec.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const response = await http(`${deps.root}${spec.path}${query}`, { method: spec.method, headers, body, signal });
+      outcome = response.status;
       const context = { label, status: response.status, logger, signal };
       if (!response.ok) {
         const bytes = await readCapped(response, { ...context, limit: 4096 }).catch(() => new Uint8Array());
@@ -98,8 +109,11 @@ export function createSend(deps: SendDeps): Send {
     } catch (error) {
       if (error instanceof ApiError) throw error;
       if (spec.signal?.aborted) throw spec.signal.reason;
-      throw transportError(label, error, timedOut, timeoutMs);
+      const failure = transportError(label, error, timedOut, timeoutMs);
+      outcome ??= failure.kind;
+      throw failure;
     } finally {
+      if (outcome !== undefined) deps.onCall?.(`${routePrefix}${spec.route ?? spec.path}`, outcome, performance.now() - started, spec.method);
       clearTimeout(timer);
       spec.signal?.removeEventListener("abort", onAbort);
     }

@@ -41,6 +41,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     limiter: createRateLimiter(api.rate_limit_rps),
     state,
     logger,
+    onCall: options.onCall,
   });
   const id = encodeURIComponent;
 
@@ -66,11 +67,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         signal: pollOptions.signal,
       });
     },
-    update: (instructionId, body, signal) => send({ method: "PUT", path: `/instructions/${id(instructionId)}`, body, schema: UpdateResponseSchema, signal }),
+    update: (instructionId, body, signal) => send({ method: "PUT", path: `/instructions/${id(instructionId)}`, route: "/instructions/{instruction_id}", body, schema: UpdateResponseSchema, signal }),
     result: (instructionId, body, signal) =>
       send({
         method: "POST",
         path: `/instructions/${id(instructionId)}/result`,
+        route: "/instructions/{instruction_id}/result",
         body,
         idempotencyKey: resultKey(instructionId, body.status),
         schema: ResultResponseSchema,

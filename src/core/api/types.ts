@@ -1,6 +1,7 @@
 /** The agent's side of the agents/v1 conversation with the orchestrator. */
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
+import type { OnCall } from "./_send.ts";
 import type {
   HeartbeatRequest,
   HeartbeatResponse,
@@ -22,6 +23,8 @@ export interface ApiClientOptions {
   logger?: Logger;
   /** Where $STAVILY_AGENT_TOKEN is looked up when the config carries no token (default process.env). */
   env?: Record<string, string | undefined>;
+  /** Told of every HTTP attempt (route template like /agents/v1/{id}/heartbeat, status or error kind, ms), for metrics. */
+  onCall?: OnCall;
 }
 
 export interface ApiState {

@@ -131,6 +131,7 @@ const health = section(
     bind: str("127.0.0.1", "Address the health server listens on"),
     port: int(0, "Port of the health server; 0 picks a free one and logs it", 0, 65_535),
     path: str("/health", "Path of the liveness probe"),
+    auth_token: str("", "Bearer token required by /status and /metrics (empty: open); /health and /ready stay open"),
   },
   "Health endpoints",
 );

@@ -4,7 +4,9 @@
  * on the runtime the plugin and the sandbox level call for.
  */
 import { mkdirSync } from "node:fs";
+import { NO_AUDIT, type AuditEvent, type AuditLog } from "../audit/index.ts";
 import type { Config } from "../config/index.ts";
+import { errorMessage } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import type { AgentHome } from "../home/index.ts";
 import type { Logger } from "../log/index.ts";
@@ -25,6 +27,8 @@ export interface PluginHostOptions {
   factory?: PluginHostFactory;
   /** Restart backoff and quarantine thresholds (the supervisor's defaults otherwise). */
   supervision?: Pick<SupervisorOptions, "maxCrashes" | "crashWindowMs" | "restartBaseMs" | "restartCapMs">;
+  /** Where quarantines, rollbacks, reloads and sandbox refusals are recorded (nowhere by default). */
+  audit?: AuditLog;
 }
 
 export interface PluginSummary {
@@ -36,7 +40,21 @@ export interface PluginSummary {
 export async function createPluginHost(options: PluginHostOptions) {
   const { config, home } = options;
   const logger = options.logger.child("plugins");
-  const factory = options.factory ?? (await runtimeFactory(config.security.sandbox, { logger }));
+  const audit = options.audit ?? NO_AUDIT;
+  // What happens here already happened: a record that cannot be written is reported, not allowed to undo it.
+  const audited = (event: AuditEvent, fields: Record<string, unknown>) => {
+    try {
+      audit.record(event, fields);
+    } catch (error) {
+      logger.error("audit record not written", { event, ...fields, error: errorMessage(error) });
+    }
+  };
+  const factory =
+    options.factory ??
+    (await runtimeFactory(config.security.sandbox, { logger }).catch((error: unknown) => {
+      audited("sandbox.refused", { level: config.security.sandbox.level, reason: errorMessage(error) });
+      throw error;
+    }));
   let catalog: Catalog = await loadCatalog(config.plugins);
   for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
   const agent: AgentIdentity = {
@@ -74,8 +92,10 @@ export async function createPluginHost(options: PluginHostOptions) {
       // Recorded once new uses start the restored version, never while the quarantined one answers.
       rollbacks.push({ plugin: id, from: installed.version, to: restored.version, at: new Date().toISOString(), reason });
       logger.error("plugin rolled back: the new version crash-looped", { plugin: id, from: installed.version, to: restored.version, reason });
+      audited("plugin.rollback", { plugin: id, from: installed.version, to: restored.version, reason });
     } catch (error) {
       logger.error("plugin rollback failed; it stays quarantined", { plugin: id, error: error instanceof Error ? error : String(error) });
+      audited("plugin.rollback", { plugin: id, from: installed.version, ok: false, error: errorMessage(error) });
     }
   }
 
@@ -115,7 +135,10 @@ export async function createPluginHost(options: PluginHostOptions) {
       controlTimeoutMs: config.plugins.timeout,
       defaultCallTimeoutMs: manifest.type === "action" ? config.action.task_timeout : manifest.type === "trigger" ? config.sensor.trigger_timeout : config.plugins.timeout,
       graceMs: config.action.cancel_grace_period,
-      onQuarantine: (reason) => void rollBackIfFresh(id, reason),
+      onQuarantine: (reason) => {
+        audited("plugin.quarantine", { plugin: id, instance, version: manifest.version, reason });
+        void rollBackIfFresh(id, reason);
+      },
       onEvent,
     });
     await supervised.start();
@@ -175,6 +198,7 @@ export async function createPluginHost(options: PluginHostOptions) {
           retiring.push(pending);
         }
       }
+      audited("plugin.reload", { plugin: id, version: catalog.entries.get(id)?.manifest.version ?? null, retired_instances: retiring.length });
       await Promise.allSettled(retiring.map(async (pending) => (await pending).retire()));
     },
     /** Automatic rollbacks so far. */

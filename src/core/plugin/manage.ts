@@ -4,6 +4,7 @@
  * failed one leaves the previous version running; a redelivered instruction whose version is
  * already current reports success again instead of failing.
  */
+import type { AuditLog } from "../audit/index.ts";
 import { errorMessage, StavilyError } from "../errors.ts";
 import type { Logger } from "../log/index.ts";
 import type { Instruction, ResultRequest } from "../protocol/index.ts";
@@ -14,9 +15,28 @@ export interface ManageDeps {
   host: PluginHost;
   pluginsDir: string;
   logger: Logger;
+  /** Where installs, updates and removals are recorded, done or failed (nowhere by default). */
+  audit?: AuditLog;
 }
 
+const AUDIT_EVENTS = { plugin_install: "plugin.install", plugin_update: "plugin.update", plugin_uninstall: "plugin.remove" } as const;
+
 export async function applyPluginInstruction(instruction: Instruction, deps: ManageDeps): Promise<ResultRequest> {
+  const result = await apply(instruction, deps);
+  const event = AUDIT_EVENTS[instruction.instruction_type as keyof typeof AUDIT_EVENTS];
+  if (deps.audit && event) {
+    const fields = { instruction_id: instruction.id, plugin: instruction.plugin_id, status: result.status, ...(result.result ?? {}), error: result.error_message };
+    try {
+      deps.audit.record(event, fields);
+    } catch (error) {
+      // The change is made and its result must still reach the orchestrator.
+      deps.logger.error("audit record not written", { event, ...fields, audit_error: errorMessage(error) });
+    }
+  }
+  return result;
+}
+
+async function apply(instruction: Instruction, deps: ManageDeps): Promise<ResultRequest> {
   const id = instruction.plugin_id;
   try {
     if (instruction.instruction_type === "plugin_uninstall") return await uninstall(id, deps);
