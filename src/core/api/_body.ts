@@ -71,6 +71,10 @@ export function decode<TSchema extends v.GenericSchema>(schema: TSchema, bytes: 
   } catch (error) {
     throw reject("not JSON", bytes, context, error);
   }
+  // Every answer of the contract is a JSON object; valibot's object() would take an array too.
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw reject(`expected a JSON object, got ${Array.isArray(json) ? "an array" : json === null ? "null" : typeof json}`, bytes, context);
+  }
   const result = v.safeParse(schema, json);
   if (result.success) return result.output;
   const issue = result.issues[0];

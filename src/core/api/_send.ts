@@ -107,7 +107,11 @@ export function createSend(deps: SendDeps): Send {
       }
       return decode(spec.schema, bytes, context);
     } catch (error) {
-      if (error instanceof ApiError) throw error;
+      if (error instanceof ApiError) {
+        // A 200 whose body is unusable is an error too, counted as what was wrong with it.
+        if (error.kind === "malformed" || error.kind === "too_large") outcome = error.kind;
+        throw error;
+      }
       if (spec.signal?.aborted) throw spec.signal.reason;
       const failure = transportError(label, error, timedOut, timeoutMs);
       outcome ??= failure.kind;

@@ -44,6 +44,11 @@ describe("answers the agent cannot use", () => {
     expect(error.message).toContain("instruction.id");
   });
 
+  test("an array where an object is expected (valibot's object() alone would take it)", async () => {
+    const { error } = await pollFailure(() => json([1, 2, 3]), "malformed");
+    expect(error.message).toContain("expected a JSON object, got an array");
+  });
+
   test("an empty body where an answer is required", async () => {
     await pollFailure(() => new Response(null, { status: 200 }), "malformed");
   });
