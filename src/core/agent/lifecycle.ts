@@ -82,7 +82,14 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
     ready: () => server?.readiness().ready ?? false,
   });
   const api = metrics.instrument(
-    createApiClient({ config, agentType: agent.type, version: info.version, logger: logger.child("api"), onCall: metrics.onCall }),
+    createApiClient({
+      config,
+      agentType: agent.type,
+      version: info.version,
+      logger: logger.child("api"),
+      onCall: metrics.onCall,
+      onAuthFailure: (endpoint, status) => recordQuietly(audit, "auth.failure", { endpoint, status }, log()),
+    }),
   );
   const stop = new AbortController();
   const abort = new AbortController();
@@ -188,7 +195,7 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
 }
 
 /** A reload already happened: a failed audit write is logged, not thrown. */
-function recordQuietly(audit: AuditLog, event: "config.reload", fields: Record<string, unknown>, logger: Logger): void {
+function recordQuietly(audit: AuditLog, event: "config.reload" | "auth.failure", fields: Record<string, unknown>, logger: Logger): void {
   try {
     audit.record(event, fields);
   } catch (error) {

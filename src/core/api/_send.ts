@@ -45,6 +45,8 @@ export interface SendDeps {
   state: ApiState;
   logger?: Logger;
   onCall?: OnCall;
+  /** The orchestrator refused the token (401/403), once per streak of refusals. */
+  onAuthFailure?: (endpoint: string, status: number) => void;
 }
 
 /** Told of every HTTP attempt: the route template, the status or the error kind, how long it took. */
@@ -155,6 +157,8 @@ export function createSend(deps: SendDeps): Send {
           }
           if (!changed) {
             gate.failed(refused);
+            // Once per streak, for the audit log: the gate holds calls back from here on.
+            if (!state.authFailing) deps.onAuthFailure?.(`${routePrefix}${spec.route ?? spec.path}`, error.status ?? 0);
             state.authFailing = true;
           }
           failed(error);

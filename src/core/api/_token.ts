@@ -3,6 +3,7 @@
  * rotated token is used without a restart), else security.auth.api_key, else $STAVILY_AGENT_TOKEN.
  */
 import { readFileSync, statSync } from "node:fs";
+import { assertPrivateFile } from "../secret-file.ts";
 import { usageError } from "../errors.ts";
 import type { Logger } from "../log/index.ts";
 import { registerSecret } from "../redact.ts";
@@ -79,6 +80,7 @@ export function normalize(raw: string): string {
 }
 
 function readTokenFile(file: string): string {
+  assertPrivateFile(file, "security.auth.token_file");
   let text: string;
   try {
     text = readFileSync(file, "utf8");

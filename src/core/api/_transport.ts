@@ -5,6 +5,7 @@
  */
 import { constants } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { assertPrivateFile } from "../secret-file.ts";
 import type { Config } from "../config/index.ts";
 import { usageError } from "../errors.ts";
 import type { Logger } from "../log/index.ts";
@@ -58,7 +59,10 @@ export function createTransport(config: Config, logger?: Logger): Transport {
   if (tls.enabled) {
     if (tls.ca_file) options.ca = readPem(tls.ca_file, "security.tls.ca_file");
     if (tls.cert_file) options.cert = readPem(tls.cert_file, "security.tls.cert_file");
-    if (tls.key_file) options.key = readPem(tls.key_file, "security.tls.key_file");
+    if (tls.key_file) {
+      assertPrivateFile(tls.key_file, "security.tls.key_file");
+      options.key = readPem(tls.key_file, "security.tls.key_file");
+    }
     if (tls.server_name) options.serverName = tls.server_name;
     if (tls.insecure_skip_verify) {
       options.rejectUnauthorized = false;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StavilyError } from "../errors.ts";
 import { ApiError } from "./errors.ts";
@@ -26,11 +26,18 @@ function guarded(valid: { token: string }, onRefusal?: () => void) {
 function withTokenFile(content: string, set: string[] = []) {
   const dir = dirs.make();
   const file = join(dir, "token");
-  writeFileSync(file, content);
+  // Private, as the agent requires of a file holding a secret.
+  writeFileSync(file, content, { mode: 0o600 });
   return { file, set: [`security.auth.token_file=${file}`, ...set], dir };
 }
 
 describe("the token", () => {
+  test("a token file readable by group or others is refused, naming the file, its mode and the fix", () => {
+    const { dir, set, file } = withTokenFile("file-token-AAAAAAAA");
+    chmodSync(file, 0o644);
+    expect(() => makeClient(makeConfig(dir, "http://127.0.0.1:1", set))).toThrow(`security.auth.token_file ${file} is readable by others (mode 0644); run: chmod 600 ${file}`);
+  });
+
   test("comes from the token file, trimmed, without a leading Bearer", async () => {
     const valid = { token: "file-token-AAAAAAAA" };
     const server = guarded(valid);
@@ -77,7 +84,8 @@ describe("a refused token", () => {
     const server = guarded(valid);
     // retry_delay is the first auth backoff: long enough that the second call is surely held back.
     const { dir, file, set } = withTokenFile("old-token-DDDDDDDD", ["api.retry_delay=5s"]);
-    const { client } = makeClient(makeConfig(dir, server.url, set));
+    const refusals: Array<[string, number]> = [];
+    const { client } = makeClient(makeConfig(dir, server.url, set), { onAuthFailure: (endpoint, status) => void refusals.push([endpoint, status]) });
 
     const first = (await client.poll().catch((e: unknown) => e)) as ApiError;
     expect(first.kind).toBe("auth");
@@ -89,6 +97,8 @@ describe("a refused token", () => {
     expect(held.kind).toBe("auth");
     expect(held.message).toContain("not sent");
     expect(server.hits).toHaveLength(1);
+    // Reported once per streak (for the audit log), not once per call held back.
+    expect(refusals).toEqual([["/agents/v1/{id}/instructions", 401]]);
 
     writeFileSync(file, "new-token-CCCCCCCC\n");
     await client.poll();

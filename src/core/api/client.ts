@@ -42,6 +42,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     state,
     logger,
     onCall: options.onCall,
+    onAuthFailure: options.onAuthFailure,
   });
   const id = encodeURIComponent;
 

@@ -25,6 +25,8 @@ export interface ApiClientOptions {
   env?: Record<string, string | undefined>;
   /** Told of every HTTP attempt (route template like /agents/v1/{id}/heartbeat, status or error kind, ms), for metrics. */
   onCall?: OnCall;
+  /** The orchestrator refused the token (401/403): once per streak, for the audit log. */
+  onAuthFailure?: (endpoint: string, status: number) => void;
 }
 
 export interface ApiState {
