@@ -24,7 +24,8 @@ const NINE_MIB = "x".repeat(9 * 1024 * 1024);
  */
 const ANSWERS: Array<() => Response> = [
   () => new Response("{not json", { headers: { "content-type": "application/json" } }),
-  () => Response.json({ instruction: 5, status: [], cancel_instructions: "all", acknowledged: "yes", success: "maybe", next_poll_interval: -1 }),
+  // Wrong-typed for every call (register's fields are all optional, so it needs its own).
+  () => Response.json({ instruction: 5, status: [], cancel_instructions: "all", acknowledged: "yes", success: "maybe", next_poll_interval: -1, registered: "yes", heartbeat_interval: "soon" }),
   () => new Response(`{"padding":"${NINE_MIB}"}`, { headers: { "content-type": "application/json" } }),
   () => new Response("<html><body>502 Bad Gateway</body></html>", { headers: { "content-type": "text/html" } }),
   () => new Response(crypto.getRandomValues(new Uint8Array(2048)), { headers: { "content-type": "application/json" } }),
@@ -92,7 +93,7 @@ test("garbage from the orchestrator for a while: the agent stays healthy and cou
   const calls = [...metrics.matchAll(/^stavily_http_requests_total\{(.*)\} (\d+)$/gm)].map(([, labels, value]) => ({ code: /code="([^"]*)"/.exec(labels!)![1]!, count: Number(value) }));
   const counted = calls.reduce((sum, call) => sum + call.count, 0);
   // Every answer is an error: none is counted as a success.
-  expect(calls.filter((call) => /^2\d\d$/.test(call.code))).toEqual([]);
+  expect(calls.filter((call) => /^2\d\d$/.test(call.code)), metrics).toEqual([]);
   const codes = calls.map((call) => call.code);
   for (const kind of ["malformed", "too_large"]) expect(codes).toContain(kind);
   // Each answer the server gave was counted (a call in flight at the scrape may be missing).
