@@ -46,6 +46,8 @@ export async function startLoop(binary: string, options: { slots: number; env: R
       `  base_url: ${url}`,
       "  rate_limit_rps: 10000",
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: bench-agent-token-0123456789",
       "logging:",

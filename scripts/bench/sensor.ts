@@ -68,6 +68,8 @@ async function startSensor(options: { binary: string; env: Record<string, string
       `  base_url: ${url}`,
       "  rate_limit_rps: 10000",
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: bench-agent-token-0123456789",
       "logging:",

@@ -17,6 +17,8 @@ export function agentConfig(type: "sensor" | "action", options: { dir: string; u
     "api:",
     `  base_url: ${options.url}`,
     "security:",
+    // The demo runs as whoever starts it, root included (a throwaway machine, a container).
+    "  allow_root: true",
     "  auth:",
     `    api_key: dev-${type}-token`,
     "logging:",

@@ -134,7 +134,7 @@ describe("stavily config schema", () => {
     expect(code).toBe(0);
     const schema = JSON.parse(stdout);
     expect(schema.$schema).toContain("json-schema.org");
-    expect(Object.keys(schema.properties)).toEqual(["agent", "api", "security", "logging", "health", "metrics", "plugins", "sensor", "action"]);
+    expect(Object.keys(schema.properties)).toEqual(["agent", "api", "security", "logging", "health", "metrics", "debug", "plugins", "sensor", "action"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.api.properties.timeout.description).toContain("default 30s");
   });

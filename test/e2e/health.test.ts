@@ -47,6 +47,8 @@ function agentConfig(name: string, extra: string[] = []): string {
       `  base_url: ${baseUrl}`,
       "  retry_delay: 100ms",
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: e2e-agent-token-abcdef",
       ...extra,

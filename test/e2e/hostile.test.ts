@@ -69,6 +69,8 @@ test("garbage from the orchestrator for a while: the agent stays healthy and cou
       "  retry_attempts: 1",
       "  retry_delay: 50ms",
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: hostile-agent-token-0123",
       "health:",

@@ -52,6 +52,8 @@ function actionConfig(name: string, extra: string[] = []): string {
       "api:",
       `  base_url: ${baseUrl}`,
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: e2e-agent-token-abcdef",
       ...extra,

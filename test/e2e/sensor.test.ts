@@ -58,6 +58,8 @@ function sensorConfig(name: string, url: string, total: number, extra: string[] 
       `  base_url: ${url}`,
       "  retry_delay: 100ms",
       "security:",
+      // CI and these tests run as root; the agent refuses root unless told.
+      "  allow_root: true",
       "  auth:",
       "    api_key: sensor-e2e-agent-token-0123",
       "logging:",

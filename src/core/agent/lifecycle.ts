@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { createApiClient, type ApiClient } from "../api/index.ts";
 import { buildInfo } from "../build-info.ts";
 import type { Config, LoadedConfig } from "../config/index.ts";
-import { errorMessage, EXIT } from "../errors.ts";
+import { errorMessage, EXIT, usageError } from "../errors.ts";
 import { acquireHomeLock, prepareAgentHome, type AgentHome } from "../home/index.ts";
 import { createAuditLog, type AuditLog } from "../audit/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
@@ -59,6 +59,7 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   const loaded = load();
   let config = loaded.config;
   const { agent } = config;
+  refuseRoot(config);
   const home = prepareAgentHome(agent.base_dir, agent.id);
   const lock = acquireHomeLock(home, agent.id);
   let logger = createLogger(config.logging, { agent_id: agent.id, agent_type: agent.type });
@@ -192,6 +193,18 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   lock.release();
   await logger.close();
   return EXIT.ok;
+}
+
+/**
+ * An agent runs plugins and commands for a remote orchestrator: as root, any mistake in a rule or
+ * a plugin is root's. It runs as a dedicated user unless the operator says otherwise.
+ */
+export function refuseRoot(config: Config, uid = process.getuid?.()): void {
+  if (uid !== 0 || config.security.allow_root) return;
+  throw usageError(
+    "security",
+    `refusing to run the ${config.agent.type} agent as root: run it as a dedicated user (docs/security.md), or set security.allow_root: true (--set security.allow_root=true) if you mean it`,
+  );
 }
 
 /** A reload already happened: a failed audit write is logged, not thrown. */

@@ -63,6 +63,7 @@ const api = section(
 
 const security = section(
   {
+    allow_root: bool(false, "Let the agent run as root; refused otherwise (run it as a dedicated user, see docs/security.md)"),
     tls: section(
       {
         enabled: bool(false, "Use the TLS settings below (https:// URLs always use TLS)"),
@@ -149,6 +150,13 @@ const metrics = section(
   "Prometheus metrics",
 );
 
+const debug = section(
+  {
+    enabled: bool(false, "Serve /debug/heap and /debug/profile on the health server, loopback only"),
+  },
+  "Debug endpoints",
+);
+
 const plugins = section(
   {
     directory: str("", "Where installed plugins live (default <home>/data/plugins)"),
@@ -223,7 +231,7 @@ const action = section(
   "Action agent",
 );
 
-export const ConfigSchema = v.strictObject({ agent, api, security, logging, health, metrics, plugins, sensor, action });
+export const ConfigSchema = v.strictObject({ agent, api, security, logging, health, metrics, debug, plugins, sensor, action });
 
 /** The config as written (durations and sizes still text). */
 export type ConfigInput = v.InferInput<typeof ConfigSchema>;

@@ -127,6 +127,20 @@ describe("agent server", () => {
     expect((await fetch(`${off.server.url}/metrics`)).status).toBe(404);
   });
 
+  test("debug.enabled: /debug/* answer a loopback client of the real server; off by default", async () => {
+    const orch = orchestrator();
+    const off = start(makeConfig(dirs.make(), orch.url));
+    expect((await fetch(`${off.server.url}/debug/heap`)).status).toBe(404);
+
+    const { server } = start(makeConfig(dirs.make(), orch.url, ["debug.enabled=true"]));
+    const bad = await fetch(`${server.url}/debug/profile?seconds=61`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^seconds: /);
+    const profile = await fetch(`${server.url}/debug/profile?seconds=1`);
+    expect(profile.status).toBe(200);
+    expect(((await profile.json()) as { seconds: number }).seconds).toBe(1);
+  });
+
   test("a port in use is a start-up error naming the config key", async () => {
     const orch = orchestrator();
     const taken = serve({ hostname: "127.0.0.1", port: 0, portKey: "x", fetch: () => new Response() });

@@ -1,7 +1,7 @@
 /**
  * The agent's health server (health.bind:health.port) and, when metrics.port is set, a second one
  * for metrics only. Started by the lifecycle once the home is locked; the inputs are getters, read
- * on each request.
+ * on each request. debug.enabled adds /debug/heap and /debug/profile for loopback clients (see app.ts).
  */
 import type { ApiClient } from "../api/index.ts";
 import type { Config } from "../config/index.ts";
@@ -66,6 +66,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         readiness,
         status,
         metrics: renderMetrics,
+        debug: () => options.config().debug.enabled,
       });
       const server = serve({ hostname: health.bind, port: health.port, portKey: "health.port", fetch: app.fetch });
       servers.push(server);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { registerSecret } from "../redact.ts";
-import { createHealthApp, type HealthAppOptions } from "./app.ts";
+import { createHealthApp, isLoopbackAddress, type HealthAppOptions } from "./app.ts";
 import { CONTENT_TYPE } from "./metrics.ts";
 import { parseExposition } from "./_testkit.ts";
 
@@ -87,6 +87,91 @@ describe("health app", () => {
     test("/health and /ready stay open", async () => {
       expect((await get("/health")).status).toBe(200);
       expect((await get("/ready")).status).toBe(200);
+    });
+  });
+
+  describe("debug.enabled", () => {
+    const LOCAL = { remoteAddress: "127.0.0.1" };
+    const debug = (overrides: Partial<HealthAppOptions> = {}) => app({ debug: () => true, ...overrides });
+
+    test("off by default, and when debug.enabled is false: 404", async () => {
+      for (const off of [app(), app({ debug: () => false })]) {
+        for (const path of ["/debug/heap", "/debug/profile?seconds=1"]) expect((await off.request(path, {}, LOCAL)).status).toBe(404);
+      }
+    });
+
+    test("on: /debug/heap is a heap snapshot, as a JSON download", async () => {
+      const response = await debug().request("/debug/heap", {}, LOCAL);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/json");
+      expect(response.headers.get("content-disposition")).toMatch(/^attachment; filename="stavily-\d+-.+\.heapsnapshot"$/);
+      const snapshot = JSON.parse(await response.text()) as { snapshot: { meta: unknown; node_count: number }; nodes: number[]; strings: string[] };
+      expect(snapshot.snapshot.meta).toBeDefined();
+      expect(snapshot.nodes.length).toBeGreaterThan(0);
+      expect(snapshot.strings.length).toBeGreaterThan(0);
+    });
+
+    test("on: /debug/profile?seconds=1 samples the JS thread for a second", async () => {
+      const started = performance.now();
+      let spins = 0;
+      const busy = setInterval(() => {
+        const until = performance.now() + 2;
+        while (performance.now() < until) spins++;
+      }, 5);
+      const idle: number[] = [];
+      const env = { ...LOCAL, allowIdle: (seconds: number) => idle.push(seconds) };
+      const response = await Promise.resolve(debug().request("/debug/profile?seconds=1", {}, env)).finally(() => clearInterval(busy));
+      // Outlives Bun's 10 s idle timeout (a 12 s profile over a real socket was reset without it).
+      expect(idle).toEqual([31]);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-disposition")).toMatch(/^attachment; filename=".+\.cpuprofile\.json"$/);
+      const body = (await response.json()) as { seconds: number; functions: string; stackTraces: { interval: number; traces: unknown[] } };
+      expect(body.seconds).toBe(1);
+      expect(body.functions).toContain("Total samples");
+      expect(body.stackTraces.traces.length).toBeGreaterThan(0);
+      expect(spins).toBeGreaterThan(0);
+    });
+
+    test("bad seconds: 400 naming the field", async () => {
+      for (const seconds of ["0", "61", "abc", "1.5", "-1", "", "100"]) {
+        const response = await debug().request(`/debug/profile?seconds=${seconds}`, {}, LOCAL);
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as { error: string }).error).toStartWith("seconds: expected a whole number of seconds from 1 to 60");
+      }
+    });
+
+    test("a second profile while one runs: 409", async () => {
+      const on = debug();
+      const first = on.request("/debug/profile?seconds=1", {}, LOCAL);
+      const second = await on.request("/debug/profile?seconds=1", {}, LOCAL);
+      expect(second.status).toBe(409);
+      expect((await first).status).toBe(200);
+    });
+
+    test("not loopback, or the address unknown: 403, even with the right token", async () => {
+      const on = debug({ authToken: () => TOKEN });
+      const headers = { authorization: `Bearer ${TOKEN}` };
+      for (const env of [{ remoteAddress: "10.1.2.3" }, { remoteAddress: "::ffff:192.168.0.9" }, { remoteAddress: "2001:db8::1" }, {}, undefined]) {
+        for (const path of ["/debug/heap", "/debug/profile"]) {
+          const response = await on.request(path, { headers }, env);
+          expect(response.status).toBe(403);
+          expect(((await response.json()) as { error: string }).error).toContain("loopback clients only");
+        }
+      }
+    });
+
+    test("health.auth_token guards them like /status", async () => {
+      const on = debug({ authToken: () => TOKEN });
+      expect((await on.request("/debug/heap", {}, LOCAL)).status).toBe(401);
+      expect((await on.request("/debug/profile?seconds=1", { headers: { authorization: `Bearer ${TOKEN}x` } }, LOCAL)).status).toBe(401);
+      expect((await on.request("/debug/profile?seconds=0", { headers: { authorization: `Bearer ${TOKEN}` } }, LOCAL)).status).toBe(400);
+      expect((await on.request("/debug/heap", { headers: { authorization: `Bearer ${TOKEN}` } }, { remoteAddress: "::1" })).status).toBe(200);
+    });
+
+    test("loopback addresses", () => {
+      for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "[::1]", "0:0:0:0:0:0:0:1"]) expect(isLoopbackAddress(address)).toBe(true);
+      for (const address of ["10.0.0.1", "0.0.0.0", "::", "::ffff:10.0.0.1", "128.0.0.1", "fe80::1", "localhost", "127.0.0.1.evil"]) expect(isLoopbackAddress(address)).toBe(false);
     });
   });
 });

@@ -7,7 +7,16 @@ export interface ServeOptions {
   port: number;
   /** The config key of the port, named in the error when it is taken (health.port, metrics.port). */
   portKey: string;
-  fetch: (request: Request) => Response | Promise<Response>;
+  /** Called with what Bun knows of the connection, as the Hono env (see ServeEnv). */
+  fetch: (request: Request, env: ServeEnv) => Response | Promise<Response>;
+}
+
+/** The env every request of these servers gets: the peer's address, and a way to outlive the idle timeout. */
+export interface ServeEnv {
+  /** The client's IP address (Bun's server.requestIP), undefined when Bun cannot tell. */
+  remoteAddress?: string;
+  /** Lets this request run silent for up to `seconds`: Bun otherwise resets it after 10 s (its default idleTimeout). */
+  allowIdle?: (seconds: number) => void;
 }
 
 export interface RunningServer {
@@ -19,7 +28,13 @@ export interface RunningServer {
 export function serve(options: ServeOptions): RunningServer {
   let server: Bun.Server<undefined>;
   try {
-    server = Bun.serve({ hostname: options.hostname, port: options.port, fetch: options.fetch, reusePort: false });
+    server = Bun.serve({
+      hostname: options.hostname,
+      port: options.port,
+      fetch: (request, self) =>
+        options.fetch(request, { remoteAddress: self.requestIP(request)?.address, allowIdle: (seconds) => self.timeout(request, seconds) }),
+      reusePort: false,
+    });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${options.hostname}:${options.port}`;
