@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { startOrchestrator as startShared, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
@@ -45,10 +46,7 @@ afterAll(async () => {
 });
 
 async function startOrchestrator(options: { db: string; listen: string; lease?: string }): Promise<Orchestrator> {
-  const args = [binary, "orchestrator", "--db", options.db, "--listen", options.listen, "--insecure-dev", "--admin-token", ADMIN];
-  if (options.lease) args.push("--lease", options.lease);
-  const orchestrator = startProcess(args);
-  const url = (await orchestrator.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const { process: orchestrator, url } = await startShared(binary, { ...options, adminToken: ADMIN });
   const admin = async (path: string, init: RequestInit = {}) => {
     const response = await fetch(`${url}/api/v1${path}`, {
       ...init,
@@ -63,32 +61,8 @@ async function startOrchestrator(options: { db: string; listen: string; lease?: 
 
 /** The agent's config: its own id and home, debug logs, and whatever the test adds. */
 function actionConfig(id: string, baseUrl: string, extra: string[]): string {
-  const file = join(dir, `${id}.yaml`);
-  writeFileSync(
-    file,
-    [
-      "agent:",
-      "  type: action",
-      `  id: ${id}`,
-      `  base_dir: ${join(dir, "homes", id)}`,
-      "  heartbeat: 1s",
-      // Minutes between polls: only the long poll delivers in time.
-      "  poll_interval: 10m",
-      "  shutdown_grace: 5s",
-      "api:",
-      `  base_url: ${baseUrl}`,
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: e2e-agent-token-abcdef",
-      "logging:",
-      "  level: debug",
-      ...extra,
-      "",
-    ].join("\n"),
-  );
-  return file;
+  // Minutes between polls: only the long poll delivers in time.
+  return writeAgentConfig(dir, { type: "action", id, baseDir: join(dir, "homes", id), url: baseUrl, extra: ["agent:", "  poll_interval: 10m", ...extra] });
 }
 
 const shellConfig = (allowed: string[]) => ["plugins:", "  config:", "    shell-command:", `      allowed_commands: [${allowed.join(", ")}]`];

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseExposition } from "../../src/core/server/_testkit.ts";
+import { writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { runCli } from "../support/cli.ts";
 import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
@@ -33,29 +34,7 @@ afterAll(async () => {
 });
 
 function agentConfig(name: string, extra: string[] = []): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      "agent:",
-      "  type: action",
-      `  id: ${name}`,
-      `  base_dir: ${join(dir, "agents")}`,
-      "  heartbeat: 1s",
-      "  shutdown_grace: 5s",
-      "api:",
-      `  base_url: ${baseUrl}`,
-      "  retry_delay: 100ms",
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: e2e-agent-token-abcdef",
-      ...extra,
-      "",
-    ].join("\n"),
-  );
-  return file;
+  return writeAgentConfig(dir, { type: "action", id: name, baseDir: join(dir, "agents"), url: baseUrl, extra: ["api:", "  retry_delay: 100ms", ...extra] });
 }
 
 const status = (url: string, init?: RequestInit) =>

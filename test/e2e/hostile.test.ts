@@ -4,9 +4,10 @@
  * healthy, spins on nothing, and counts every answer as an error.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { killAll, startProcess, waitUntil } from "../support/process.ts";
 
@@ -54,32 +55,13 @@ test("garbage from the orchestrator for a while: the agent stays healthy and cou
   const port = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
   const healthPort = port.port!;
   port.stop(true);
-  const config = join(dir, "action.yaml");
-  writeFileSync(
-    config,
-    [
-      "agent:",
-      "  type: action",
-      "  id: hostile-target",
-      `  base_dir: ${join(dir, "agents")}`,
-      "  heartbeat: 1s",
-      "  poll_interval: 1s",
-      "api:",
-      `  base_url: http://127.0.0.1:${hostile.port}`,
-      "  retry_attempts: 1",
-      "  retry_delay: 50ms",
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: hostile-agent-token-0123",
-      "health:",
-      `  port: ${healthPort}`,
-      "logging:",
-      "  level: warn",
-      "",
-    ].join("\n"),
-  );
+  const config = writeAgentConfig(dir, {
+    type: "action",
+    id: "hostile-target",
+    baseDir: join(dir, "agents"),
+    url: `http://127.0.0.1:${hostile.port}`,
+    extra: { agent: { poll_interval: "1s" }, api: { retry_attempts: 1, retry_delay: "50ms" }, health: { port: healthPort }, logging: { level: "warn" } },
+  });
   const agent = startProcess([await hostBinary(), "action", "-c", config]);
   const health = `http://127.0.0.1:${healthPort}`;
   // Long enough for every kind of garbage to reach every kind of call, several times.

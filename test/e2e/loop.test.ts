@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startOrchestrator, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
@@ -27,8 +28,7 @@ async function admin(path: string, init: RequestInit = {}): Promise<any> {
 
 beforeAll(async () => {
   binary = await hostBinary();
-  orchestrator = startProcess([binary, "orchestrator", "--db", join(dir, "orchestrator.db"), "--listen", "127.0.0.1:0", "--insecure-dev", "--admin-token", ADMIN]);
-  baseUrl = (await orchestrator.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  ({ process: orchestrator, url: baseUrl } = await startOrchestrator(binary, { db: join(dir, "orchestrator.db"), adminToken: ADMIN }));
 });
 
 afterAll(async () => {
@@ -37,30 +37,8 @@ afterAll(async () => {
 });
 
 function actionConfig(name: string, extra: string[] = []): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      "agent:",
-      "  type: action",
-      `  id: ${name}`,
-      `  base_dir: ${join(dir, "agents")}`,
-      "  heartbeat: 1s",
-      // Minutes between polls: only the long poll can deliver an instruction in time.
-      "  poll_interval: 10m",
-      "  shutdown_grace: 5s",
-      "api:",
-      `  base_url: ${baseUrl}`,
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: e2e-agent-token-abcdef",
-      ...extra,
-      "",
-    ].join("\n"),
-  );
-  return file;
+  // Minutes between polls: only the long poll can deliver an instruction in time.
+  return writeAgentConfig(dir, { type: "action", id: name, baseDir: join(dir, "agents"), url: baseUrl, extra: ["agent:", "  poll_interval: 10m", ...extra] });
 }
 
 describe("stavily action with stavily orchestrator", () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startOrchestrator as startShared, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
@@ -32,9 +33,7 @@ function freePort(): number {
 }
 
 async function orchestrator(db: string, port: number): Promise<{ process: TestProcess; url: string }> {
-  const process = startProcess([binary, "orchestrator", "--db", db, "--listen", `127.0.0.1:${port}`, "--insecure-dev", "--admin-token", ADMIN]);
-  const url = (await process.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  return { process, url };
+  return startShared(binary, { db, listen: `127.0.0.1:${port}`, adminToken: ADMIN });
 }
 
 async function storedEvents(url: string, agentId: string): Promise<Array<{ id: string; data: { seq: number } }>> {
@@ -44,26 +43,16 @@ async function storedEvents(url: string, agentId: string): Promise<Array<{ id: s
 }
 
 function sensorConfig(name: string, url: string, total: number, extra: string[] = []): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
+  return writeAgentConfig(dir, {
+    type: "sensor",
+    id: name,
+    baseDir: join(dir, "agents"),
+    url,
+    extra: [
       "agent:",
-      "  type: sensor",
-      `  id: ${name}`,
-      `  base_dir: ${join(dir, "agents")}`,
-      "  heartbeat: 1s",
       "  poll_interval: 10m",
       "api:",
-      `  base_url: ${url}`,
       "  retry_delay: 100ms",
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: sensor-e2e-agent-token-0123",
-      "logging:",
-      "  level: debug",
       "plugins:",
       `  directory: ${PLUGINS}`,
       "sensor:",
@@ -74,10 +63,8 @@ function sensorConfig(name: string, url: string, total: number, extra: string[] 
       "      interval: 100ms",
       `      config: { per_run: 50, total: ${total} }`,
       ...extra,
-      "",
-    ].join("\n"),
-  );
-  return file;
+    ],
+  });
 }
 
 const expectExactlyOnce = (events: Array<{ id: string; data: { seq: number } }>, total: number) => {
