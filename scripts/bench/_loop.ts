@@ -21,42 +21,46 @@ export interface Loop {
   close(): Promise<void>;
 }
 
-export async function startLoop(binary: string, options: { slots: number; env: Record<string, string | undefined> }): Promise<Loop> {
-  const dir = mkdtempSync(join(tmpdir(), "stavily-bench-loop-"));
-  const env = { ...options.env, STAVILY_ADMIN_TOKEN: ADMIN };
-  const orchestrator = Bun.spawn([binary, "orchestrator", "--db", ":memory:", "--listen", "127.0.0.1:0", "--insecure-dev"], {
-    cwd: dir,
-    env,
-    stdout: "pipe",
-    stderr: "ignore",
-  });
-  const url = await firstMatch(orchestrator.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  const agentId = `bench-${options.slots}`;
-  const config = join(dir, "action.yaml");
+/** `stavily orchestrator` on in-memory SQLite and a free loopback port; resolves with its URL. */
+export async function startBenchOrchestrator(binary: string, dir: string, env: Record<string, string | undefined>) {
+  const proc = Bun.spawn([binary, "orchestrator", "--db", ":memory:", "--listen", "127.0.0.1:0", "--insecure-dev"], { cwd: dir, env, stdout: "pipe", stderr: "ignore" });
+  const url = await firstMatch(proc.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return { proc, url };
+}
+
+/** An agent config for the benchmarks: quiet logs, no rate limit in the way, root allowed (CI runs as root). */
+export function writeBenchConfig(file: string, options: { type: "sensor" | "action"; id: string; dir: string; url: string; lines: string[] }): string {
   writeFileSync(
-    config,
+    file,
     [
       "agent:",
-      "  type: action",
-      `  id: ${agentId}`,
-      `  base_dir: ${join(dir, "agents")}`,
+      `  type: ${options.type}`,
+      `  id: ${options.id}`,
+      `  base_dir: ${join(options.dir, "agents")}`,
       "  heartbeat: 30s",
       "  poll_interval: 10m",
       "api:",
-      `  base_url: ${url}`,
+      `  base_url: ${options.url}`,
       "  rate_limit_rps: 10000",
       "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
       "  allow_root: true",
       "  auth:",
       "    api_key: bench-agent-token-0123456789",
       "logging:",
       "  level: warn",
-      "action:",
-      `  max_concurrent_tasks: ${options.slots}`,
+      ...options.lines,
       "",
     ].join("\n"),
   );
+  return file;
+}
+
+export async function startLoop(binary: string, options: { slots: number; env: Record<string, string | undefined> }): Promise<Loop> {
+  const dir = mkdtempSync(join(tmpdir(), "stavily-bench-loop-"));
+  const env = { ...options.env, STAVILY_ADMIN_TOKEN: ADMIN };
+  const { proc: orchestrator, url } = await startBenchOrchestrator(binary, dir, env);
+  const agentId = `bench-${options.slots}`;
+  const config = writeBenchConfig(join(dir, "action.yaml"), { type: "action", id: agentId, dir, url, lines: ["action:", `  max_concurrent_tasks: ${options.slots}`] });
   let agent: Subprocess | undefined;
 
   const admin = async (path: string, body?: unknown): Promise<any> => {

@@ -4,11 +4,11 @@
  * delivery; idle CPU and RSS of a sensor running the cpu, memory and disk monitors every 10 s.
  */
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../build.ts";
-import { rssMb } from "./_loop.ts";
+import { rssMb, startBenchOrchestrator, writeBenchConfig } from "./_loop.ts";
 import type { AgentFigure } from "./action.ts";
 
 const BURST_PLUGINS = join(ROOT, "test", "e2e", "fixtures", "plugins");
@@ -40,47 +40,15 @@ interface Running {
 
 async function startSensor(options: { binary: string; env: Record<string, string | undefined> }, sensorLines: string[]): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), "stavily-bench-sensor-"));
-  const orchestrator = Bun.spawn([options.binary, "orchestrator", "--db", ":memory:", "--listen", "127.0.0.1:0", "--insecure-dev", "--admin-token", "bench-admin-0123456789"], {
-    cwd: dir,
-    env: options.env,
-    stdout: "pipe",
-    stderr: "ignore",
+  const env = { ...options.env, STAVILY_ADMIN_TOKEN: "bench-admin-0123456789" };
+  const { proc: orchestrator, url } = await startBenchOrchestrator(options.binary, dir, env);
+  const config = writeBenchConfig(join(dir, "sensor.yaml"), {
+    type: "sensor",
+    id: "bench-sensor",
+    dir,
+    url,
+    lines: ["plugins:", `  directory: ${BURST_PLUGINS}`, "sensor:", ...sensorLines],
   });
-  let text = "";
-  let url = "";
-  for await (const chunk of orchestrator.stdout) {
-    text += new TextDecoder().decode(chunk);
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-    if (match) {
-      url = match[1]!;
-      break;
-    }
-  }
-  const config = join(dir, "sensor.yaml");
-  writeFileSync(
-    config,
-    [
-      "agent:",
-      "  type: sensor",
-      "  id: bench-sensor",
-      `  base_dir: ${join(dir, "agents")}`,
-      "api:",
-      `  base_url: ${url}`,
-      "  rate_limit_rps: 10000",
-      "security:",
-      // CI and these tests run as root; the agent refuses root unless told.
-      "  allow_root: true",
-      "  auth:",
-      "    api_key: bench-agent-token-0123456789",
-      "logging:",
-      "  level: warn",
-      "plugins:",
-      `  directory: ${BURST_PLUGINS}`,
-      "sensor:",
-      ...sensorLines,
-      "",
-    ].join("\n"),
-  );
   const sensor = Bun.spawn([options.binary, "sensor", "-c", config], { cwd: dir, env: options.env, stdout: "ignore", stderr: "ignore" });
   return {
     dir,
