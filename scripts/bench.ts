@@ -3,19 +3,25 @@
  * Measures the compiled binary and prints one table: figure | target | median | spread | runs.
  *
  *   bun scripts/bench.ts                builds the host binary into a temp dir, then measures it
- *   bun scripts/bench.ts --no-build     measures dist/stavily-<host> from an earlier `npm run build`
+ *   bun scripts/bench.ts --no-build     measures dist/stavily-<host> (and dist/'s sizes) from an earlier `npm run build`
  *   bun scripts/bench.ts --no-bytecode  builds without bytecode, to re-check the choice in build.ts
+ *   bun scripts/bench.ts --only sensor,plugins --rounds 3   a subset of the groups
+ *
+ * Groups: binary (start-up, RSS, size of every target, built from this source),
+ * action (dispatch latency, throughput, first heartbeat, idle RSS), sensor (events/s, idle CPU and
+ * RSS), plugins (RSS of one more Worker or stdio plugin).
  *
  * Targets are not enforced yet; they are printed beside each figure. Add a figure by appending to
  * `benchmarks`. Runs happen in an empty temp dir with STAVILY_* cleared, as an agent would start.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { BYTECODE_DEFAULT, BuildUsageError, ROOT, binaryName, buildFacts, buildTarget, hostTarget } from "./build.ts";
+import { BYTECODE_DEFAULT, BuildUsageError, ROOT, TARGETS, binaryName, buildFacts, buildTarget, hostTarget, type Target } from "./build.ts";
 import { peakRssMb, summarize, timer, wallTimesMs, type RunOptions } from "./_measure.ts";
 import { actionFigures } from "./bench/action.ts";
+import { pluginFigures } from "./bench/plugins.ts";
 import { sensorFigures } from "./bench/sensor.ts";
 
 interface Context extends RunOptions {
@@ -68,22 +74,28 @@ const benchmarks: Benchmark[] = [
   },
 ];
 
-/** dist/<name> for release binaries; the bench's own build is named as such. */
 function sizeLabel(path: string): string {
   const inDist = relative(join(ROOT, "dist"), path) === basename(path);
-  return inDist ? `dist/${basename(path)}` : `${basename(path)} (bench build)`;
+  return inDist ? `dist/${basename(path)}` : basename(path);
 }
 
-function distBinaries(): string[] {
-  const dist = join(ROOT, "dist");
-  try {
-    return readdirSync(dist)
-      .filter((name) => name.startsWith("stavily-"))
-      .sort()
-      .map((name) => join(dist, name));
-  } catch {
-    return []; // nothing built yet
+/**
+ * One binary per release target for the size figures, built from this source (dist/ may be stale);
+ * with --no-build, dist/'s.
+ */
+async function everyTarget(host: { target: Target; path: string }, outdir: string, noBuild: boolean): Promise<string[]> {
+  const paths: string[] = [];
+  for (const target of TARGETS) {
+    if (target === host.target) paths.push(host.path);
+    else if (noBuild) {
+      const inDist = join(ROOT, "dist", binaryName(target));
+      if (existsSync(inDist)) paths.push(inDist);
+    } else {
+      console.log(`building ${binaryName(target)} for its size`);
+      paths.push((await buildTarget(target, { outdir, facts: buildFacts() })).path);
+    }
   }
+  return paths;
 }
 
 function cleanEnv(): Record<string, string | undefined> {
@@ -119,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
   const warmup = Number(flags.warmup);
   const rounds = Number(flags.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new BuildUsageError("bench: --rounds must be a positive integer");
-  const GROUPS = ["binary", "action", "sensor"];
+  const GROUPS = ["binary", "action", "sensor", "plugins"];
   const groups = flags.only === undefined ? GROUPS : flags.only.split(",");
   for (const group of groups) {
     if (!GROUPS.includes(group)) throw new BuildUsageError(`bench: --only takes ${GROUPS.join(", ")}, got "${group}"`);
@@ -141,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const cwd = join(work, "cwd");
     mkdirSync(cwd);
-    const binaries = [...new Set([binary, ...distBinaries()])];
+    const binaries = groups.includes("binary") ? await everyTarget({ target, path: binary }, join(work, "targets"), flags["no-build"]) : [binary];
     const ctx: Context = { binary, binaries, runs, warmup, cwd, env: cleanEnv() };
     console.log(`measuring ${binary} with ${timer()}, ${warmup} warm-up + ${runs} runs\n`);
     const rows = [["figure", "target", "median", "spread (min–max)", "runs"]];
@@ -160,6 +172,10 @@ async function main(argv: string[]): Promise<number> {
     if (groups.includes("action")) {
       console.log(`action agent: ${rounds} rounds per figure against stavily orchestrator on loopback`);
       for (const item of await actionFigures({ binary, env: ctx.env ?? {}, rounds })) add(item.figure, item.unit, item.target, item.samples);
+    }
+    if (groups.includes("plugins")) {
+      console.log(`plugins: ${rounds} rounds per figure, a sensor with 1 then 9 quiet triggers`);
+      for (const item of await pluginFigures({ binary, env: ctx.env ?? {}, rounds })) add(item.figure, item.unit, item.target, item.samples);
     }
     if (groups.includes("sensor")) {
       console.log(`sensor: ${rounds} rounds per figure against stavily orchestrator on loopback`);
