@@ -28,6 +28,9 @@ export function startChild(name: string, args: string[], options: { cwd: string;
     stdin: "ignore",
     stdout: options.stdout ?? log,
     stderr: log,
+    // Its own process group: Ctrl-C reaches only `stavily dev`, which stops the agents before the
+    // orchestrator so they can say offline; a signal to the whole group would stop all at once.
+    detached: true,
   }) as Child["proc"];
   return { name, proc, logFile: options.logFile };
 }

@@ -22,6 +22,8 @@ export interface DevOptions {
 }
 
 const POLL_MS = 500;
+/** Ctrl-C, kill, a closed terminal: each stops the demo in order (the children are not in our process group). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runDev(options: DevOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "stavily-dev-"));
@@ -35,8 +37,7 @@ export async function runDev(options: DevOptions): Promise<number> {
   const children: Child[] = [];
   const stop = new AbortController();
   const onSignal = () => stop.abort();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   const time = () => new Date().toTimeString().slice(0, 8);
   const say = (line: string) => options.print(`${time()}  ${line}`);
 
@@ -73,14 +74,14 @@ export async function runDev(options: DevOptions): Promise<number> {
     options.print(`stavily dev: ${errorMessage(error)}`);
     return 1;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     options.print("stopping…");
     // Agents first, so they say offline to an orchestrator that is still there.
     await Promise.all(children.filter((child) => child.name !== "orchestrator").map((child) => stopChild(child)));
     await Promise.all(children.filter((child) => child.name === "orchestrator").map((child) => stopChild(child)));
     if (options.keep) options.print(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
+    options.print("stopped");
   }
 }
 
