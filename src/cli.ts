@@ -8,6 +8,7 @@ import type { ConfigFlags } from "./commands/config.ts";
 import type { HealthFlags } from "./commands/health.ts";
 import type { AuditVerifyFlags } from "./commands/audit.ts";
 import type { OrchestratorFlags } from "./commands/orchestrator.ts";
+import type { ServiceFlags } from "./commands/service.ts";
 import type * as PluginCommands from "./commands/plugin/index.ts";
 import { buildInfo } from "./core/build-info.ts";
 import { EXIT, StavilyError, errorMessage } from "./core/errors.ts";
@@ -19,6 +20,7 @@ type Handler = (...args: any[]) => number | Promise<number>;
 // orchestrator, the installer or the plugin templates, which keeps its resident memory down.
 const config = () => import("./commands/config.ts");
 const plugin = () => import("./commands/plugin/index.ts");
+const service = () => import("./commands/service.ts");
 type PluginFlags = PluginCommands.PluginFlags;
 
 function buildCli() {
@@ -157,6 +159,44 @@ function buildCli() {
   withConfigFlags(cli.command("plugin rollback <id>", "Make the previous installed version of a plugin current again"))
     .example("  stavily plugin rollback my-plugin")
     .action(run(async (id: string, flags: PluginFlags) => (await plugin()).rollbackCommand(id, flags)));
+
+  // --root and --platform stage the files of another machine: for packages and tests.
+  const serviceTarget = (command: ReturnType<typeof cli.command>) =>
+    command
+      .option("--root <dir>", "Write and read everything under <dir> instead of / (packaging, tests)")
+      .option("--platform <os>", "linux (systemd), darwin (launchd) or win32 (sc.exe) instead of this OS (packaging, tests)");
+
+  serviceTarget(
+    cli
+      .command("service install <type>", "Install a sensor or action agent as a system service; several agents per machine side by side")
+      .option("--id <id>", "Agent id: names the service, config, home and health port (required)")
+      .option("--config <file>", "Config to install (validated; agent.type and agent.id must match); default: a minimal generated one")
+      .option("--user <user>", "User the service runs as", { default: "stavily" })
+      .option("--binary <path>", "The stavily executable the service runs (default /usr/local/bin/stavily)")
+      .option("--force", "Write over an installed agent of the same type and id (its installed config is kept)")
+      .option("--dry-run", "Print what would be written; write nothing"),
+  )
+    .example("  stavily service install sensor --id web-01")
+    .example("  stavily service install action --id ops --config ./action.yaml --dry-run")
+    .action(run(async (type: string, flags: ServiceFlags) => (await service()).installCommand(type, flags)));
+
+  serviceTarget(
+    cli
+      .command("service uninstall <type>", "Remove an installed agent's service files; --purge also removes its config and home")
+      .option("--id <id>", "Agent id (required)")
+      .option("--purge", "Also remove the config, its .env file and the agent home (spool, audit log)")
+      .option("--force", "Remove the files even though the agent is running"),
+  )
+    .example("  stavily service uninstall sensor --id web-01")
+    .action(run(async (type: string, flags: ServiceFlags) => (await service()).uninstallCommand(type, flags)));
+
+  serviceTarget(cli.command("service list", "List the agents installed on this machine, with their config, home and service state").option("--json", "Print as JSON"))
+    .example("  stavily service list")
+    .action(run(async (flags: ServiceFlags) => (await service()).listCommand(flags)));
+
+  serviceTarget(cli.command("service status <type>", "Show an installed agent's service state and its health endpoint's answer; exit 0 when it runs").option("--id <id>", "Agent id (required)"))
+    .example("  stavily service status action --id ops")
+    .action(run(async (type: string, flags: ServiceFlags) => (await service()).statusCommand(type, flags)));
 
   cli
     .command("orchestrator", "Run the reference orchestrator (embedded SQLite) for development, demos and tests")
