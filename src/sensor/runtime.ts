@@ -136,8 +136,12 @@ function autoLoaded(host: PluginHost, configured: readonly Trigger[], context: R
     }));
 }
 
-/** The sensor takes plugin management instructions only; it runs no actions. */
-async function instructions(context: RuntimeContext, host: PluginHost): Promise<void> {
+/**
+ * The sensor takes plugin management instructions only; it runs no actions. An instruction chained on
+ * a result's acknowledgement is already delivered to this agent: it runs next, before any poll, or it
+ * would wait out its lease at the orchestrator.
+ */
+export async function instructions(context: RuntimeContext, host: PluginHost): Promise<void> {
   const poller = createPoller({
     api: context.api,
     logger: context.logger.child("poll"),
@@ -146,24 +150,28 @@ async function instructions(context: RuntimeContext, host: PluginHost): Promise<
     errorBackoffMs: context.config().api.retry_delay,
     signal: context.stop,
   });
-  for (let instruction = await poller.nextInstruction(); instruction; instruction = await poller.nextInstruction()) {
+  for (let instruction = await poller.nextInstruction(); instruction; ) {
     const result: ResultRequest =
       instruction.instruction_type === "execute"
         ? { status: "failed", error_message: "a sensor agent runs no actions; send execute instructions to an action agent", error_details: { reason: "unsupported_instruction_type" } }
         : await applyPluginInstruction(instruction, { host, pluginsDir: context.config().plugins.directory, logger: context.logger });
-    await report(instruction, result, context);
+    const chained = await report(instruction, result, context);
+    // One chained while we stop is left to the orchestrator's lease, as the action agent does.
+    instruction = context.stop.aborted ? undefined : (chained ?? (await poller.nextInstruction()));
   }
 }
 
-async function report(instruction: Instruction, result: ResultRequest, context: RuntimeContext): Promise<void> {
+/** Sends the result until acknowledged; returns the instruction the acknowledgement chained, if any. */
+async function report(instruction: Instruction, result: ResultRequest, context: RuntimeContext): Promise<Instruction | undefined> {
   for (let attempt = 0; !context.abort.aborted; attempt++) {
     try {
-      await context.api.result(instruction.id, result, context.abort);
-      return;
+      const answer = await context.api.result(instruction.id, result, context.abort);
+      return answer.next_instruction ?? undefined;
     } catch (error) {
       const waitMs = Math.max(backoff(attempt, 1_000, 60_000), 250);
       context.logger.warn("result not delivered; retrying", { instruction_id: instruction.id, error: errorMessage(error), retry_in_ms: waitMs });
       await sleep(waitMs, context.abort);
     }
   }
+  return undefined;
 }

@@ -71,11 +71,34 @@ export async function installPlugin(source: InstallSource, options: InstallOptio
   try {
     return await stageAndPlace(source, options, limits, pluginsDir, stage);
   } catch (error) {
-    if (error instanceof StavilyError) throw error;
+    if (error instanceof StavilyError) throw inSourceTerms(error, source, stage);
     throw new StavilyError("plugin", `cannot install plugin from ${describeSource(source)}: ${(error as Error).message}`, { cause: error });
   } finally {
     await fs.rm(stage, { recursive: true, force: true });
   }
+}
+
+/**
+ * A refusal raised inside the stage names the stage's files (`.staging/install-x/download`, `…/tree/plugin.yaml`),
+ * which are deleted as the install fails and mean nothing to whoever asked for it: they are named after the source
+ * as it was given (the URL, the archive, the directory) instead.
+ */
+function inSourceTerms(error: StavilyError, source: InstallSource, stage: string): StavilyError {
+  const shown = describeSource(source);
+  const root = source.type === "directory" ? path.join(path.resolve(source.path), source.subDirectory ?? "") : undefined;
+  const inside = root === undefined ? `${shown}: ` : `${root}${path.sep}`;
+  const rename = (text: string) =>
+    text
+      .replaceAll(`${path.join(stage, "tree")}${path.sep}`, inside)
+      .replaceAll(`${path.join(stage, "checkout")}${path.sep}`, inside)
+      .replaceAll(path.join(stage, "tree"), root ?? shown)
+      .replaceAll(path.join(stage, "checkout"), shown)
+      .replaceAll(path.join(stage, "download"), shown)
+      .replaceAll(path.join(stage, "archive"), shown);
+  const message = rename(error.message);
+  const details = error.details.map(rename);
+  if (message === error.message && details.every((detail, n) => detail === error.details[n])) return error;
+  return new StavilyError(error.component, message, { cause: error, details, exitCode: error.exitCode });
 }
 
 /** The steps, in the order that keeps a failure harmless: nothing outside the stage changes before `place`. */

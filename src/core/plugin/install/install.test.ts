@@ -175,6 +175,26 @@ describe("checks before anything is installed", () => {
     expect(stagingIsEmpty(pluginsDir)).toBe(true);
   });
 
+  test("a refusal names the archive as it was given, never the deleted stage", async () => {
+    const { pluginsDir, options } = setup();
+    const evil = gzip(tar([{ name: "evil/plugin.yaml", data: "id: evil\n" }, { name: "evil/../../escaped.txt", data: "x" }]));
+    server.put("/named.tgz", evil);
+    const url = `${server.url}/named.tgz`;
+    const byUrl = await rejects(installPlugin({ type: "archive_url", url, sha256: sha256(evil) }, options));
+    expect(byUrl.message).toBe(`plugin archive ${url}: entry "evil/../../escaped.txt": refused: path traversal ("..")`);
+    const file = path.join(scratch(), "named.tgz");
+    fs.writeFileSync(file, evil);
+    expect((await rejects(installPlugin({ type: "archive", path: file }, options))).message).toBe(
+      `plugin archive ${file}: entry "evil/../../escaped.txt": refused: path traversal ("..")`,
+    );
+    const empty = gzip(tar([{ name: "empty/README", data: "no manifest here" }]));
+    server.put("/empty.tgz", empty);
+    const noManifest = await rejects(installPlugin({ type: "archive_url", url: `${server.url}/empty.tgz`, sha256: sha256(empty) }, options));
+    expect(noManifest.message).toBe(`plugin manifest is not valid: no plugin.yaml in ${server.url}/empty.tgz: empty`);
+    expect(noManifest.message).not.toContain(".staging");
+    expect(stagingIsEmpty(pluginsDir)).toBe(true);
+  });
+
   test("a URL without a checksum is refused unless allowUnverified", async () => {
     const { pluginsDir, options } = setup();
     server.put("/unverified.tgz", tarball("loose", "1.0.0"));
