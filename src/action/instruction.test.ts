@@ -179,6 +179,48 @@ describe("running an instruction through its plugin", () => {
     expect(results(server)[0]).toMatchObject({ status: "failed", retry_count: 1, error_details: { retryable: true } });
   }, 30_000);
 
+  test("a journal that cannot be written (disk full) holds the instruction, then runs it once when it can", async () => {
+    server = orchestrator();
+    const ctx = await context(server.url);
+    const real = journal!;
+    // receive, start and finish each fail twice, as on a full disk, then succeed.
+    const failures = new Map<string, number>();
+    const flaky = <A extends unknown[], R>(step: string, write: (...args: A) => R) => (...args: A): R => {
+      const failed = failures.get(step) ?? 0;
+      if (failed < 2) {
+        failures.set(step, failed + 1);
+        throw new Error(`journal /x/journal.db: ${step} failed: database or disk is full`);
+      }
+      return write(...args);
+    };
+    const full: Journal = { ...real, receive: flaky("receive", real.receive), start: flaky("start", real.start), finish: flaky("finish", real.finish) };
+    const problems: Array<string | undefined> = [];
+    await handleInstruction(
+      { instruction: instruction({ plugin_id: "flaky", input_data: { failures: 0 } }), cancel: new AbortController().signal },
+      { context: ctx, plugins: host!, journal: full, onJournal: (problem) => problems.push(problem) },
+    );
+    expect(results(server)).toEqual([expect.objectContaining({ status: "completed", result: { runs: 1 } })]);
+    expect(real.get("i-1")).toMatchObject({ state: "finished", acknowledged: true, attempts: 1 });
+    expect(problems.filter(Boolean)).toHaveLength(6);
+    expect(problems.at(-1)).toBeUndefined();
+  }, 30_000);
+
+  test("a forced stop while the journal cannot be written ends the wait; the instruction was never run", async () => {
+    server = orchestrator();
+    const abort = new AbortController();
+    const ctx = await context(server.url, abort);
+    const full: Journal = {
+      ...journal!,
+      receive: () => {
+        throw new Error("journal /x/journal.db: receive failed: database or disk is full");
+      },
+    };
+    const pending = handleInstruction({ instruction: instruction(), cancel: new AbortController().signal }, { context: ctx, plugins: host!, journal: full });
+    setTimeout(() => abort.abort(), 300);
+    await expect(pending).rejects.toThrow(/journal\.db: receive failed: database or disk is full/);
+    expect(server.hits).toEqual([]);
+  });
+
   test("at boot, an instruction cut off mid-run is failed with agent_restarted unless its plugin is idempotent", async () => {
     server = orchestrator();
     const ctx = await context(server.url);

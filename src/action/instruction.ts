@@ -20,6 +20,8 @@ import { createLogStream } from "./log-stream.ts";
 const MAX_LOG_LINES = 500;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 30_000;
+const JOURNAL_RETRY_BASE_MS = 250;
+const JOURNAL_RETRY_CAP_MS = 5_000;
 
 export interface InstructionRun {
   instruction: Instruction;
@@ -40,6 +42,8 @@ export interface InstructionDeps {
    * instruction whose receipt or start cannot be recorded is not run: it fails with reason audit_failed.
    */
   audit?: AuditLog;
+  /** Told the error when a journal write fails (disk full, read-only), and undefined once one succeeds again. */
+  onJournal?: (problem: string | undefined) => void;
 }
 
 export async function handleInstruction(run: InstructionRun, deps: InstructionDeps): Promise<Instruction | undefined> {
@@ -47,7 +51,7 @@ export async function handleInstruction(run: InstructionRun, deps: InstructionDe
   const { context, journal } = deps;
   const logger = context.logger.child("instruction");
   const fields = { instruction_id: instruction.id, plugin_id: instruction.plugin_id, type: instruction.instruction_type };
-  const prior = run.recovered ? undefined : journal.receive(instruction);
+  const prior = run.recovered ? undefined : await journaled("receive", () => journal.receive(instruction), deps, fields);
   if (prior?.state === "finished" && prior.result) {
     logger.info("instruction delivered again after it finished; sending its result again", fields);
     return reportResult(instruction.id, prior.result, deps);
@@ -58,7 +62,7 @@ export async function handleInstruction(run: InstructionRun, deps: InstructionDe
   }
   logger.info("instruction received", fields);
   const result = await outcome(run, deps);
-  journal.finish(instruction.id, result);
+  await journaled("finish", () => journal.finish(instruction.id, result), deps, fields);
   logger.info(`instruction ${result.status}`, { ...fields, error: result.error_message, retry_count: result.retry_count });
   const auditError = audited(deps, "instruction.finished", {
     ...fields,
@@ -89,13 +93,13 @@ async function outcome(run: InstructionRun, deps: InstructionDeps): Promise<Resu
     return failed(`instruction expired at ${instruction.expires_at} before it could start`, { reason: "expired", expires_at: instruction.expires_at });
   }
   if (instruction.instruction_type !== "execute") {
-    journal.start(instruction.id);
+    await journaled("start", () => journal.start(instruction.id), deps, fields);
     const notStarted = audited(deps, "instruction.started", fields);
     if (notStarted) return failed(`not run: ${notStarted}`, { reason: "audit_failed" });
     return applyPluginInstruction(instruction, { host: plugins, pluginsDir: context.config().plugins.directory, logger: context.logger, audit: deps.audit });
   }
   for (let attempt = instruction.retry_count; ; attempt++) {
-    journal.start(instruction.id);
+    await journaled("start", () => journal.start(instruction.id), deps, fields);
     const notStarted = audited(deps, "instruction.started", { ...fields, attempt });
     if (notStarted) return { ...failed(`not run: ${notStarted}`, { reason: "audit_failed" }), retry_count: attempt };
     const result = { ...(await executeOnce(run, deps, attempt)), retry_count: attempt };
@@ -141,6 +145,33 @@ async function runPlugin(run: InstructionRun, deps: InstructionDeps, attempt: nu
       return { status, error_message: error.message, error_details: details };
     }
     return failed(errorMessage(error), { reason: "agent_error" });
+  }
+}
+
+/**
+ * A journal write the instruction cannot go on without. While it fails (disk full, read-only) the
+ * instruction waits, neither run nor dropped, and the write is retried with backoff; so an effect
+ * never happens unrecorded, and a result is never lost. Throws only once the agent stops at once.
+ */
+async function journaled<T>(step: string, write: () => T, deps: InstructionDeps, fields: Record<string, unknown>): Promise<T> {
+  const { context } = deps;
+  for (let failures = 0; ; failures++) {
+    try {
+      const value = write();
+      if (failures > 0) {
+        context.logger.info("journal written again; the instruction goes on", { ...fields, step, failures });
+        deps.onJournal?.(undefined);
+      }
+      return value;
+    } catch (error) {
+      if (context.abort.aborted) throw error;
+      deps.onJournal?.(errorMessage(error));
+      const waitMs = Math.max(backoff(failures, JOURNAL_RETRY_BASE_MS, JOURNAL_RETRY_CAP_MS), JOURNAL_RETRY_BASE_MS);
+      if ((failures & (failures + 1)) === 0) {
+        context.logger.error("journal write failed; the instruction waits until it can be recorded", { ...fields, step, error: errorMessage(error), failures: failures + 1, retry_in_ms: waitMs });
+      }
+      await sleep(waitMs, context.abort);
+    }
   }
 }
 

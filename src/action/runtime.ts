@@ -10,6 +10,7 @@ import { createPluginHost, type PluginHost } from "../core/plugin/host.ts";
 import { cleanStaging } from "../core/plugin/install/index.ts";
 import { watchPlugins } from "../core/plugin/watch.ts";
 import type { Instruction } from "../core/protocol/index.ts";
+import { errorMessage } from "../core/errors.ts";
 import { openJournal, type Journal } from "../core/spool/index.ts";
 import { handleInstruction } from "./instruction.ts";
 import { flushOutbox, recoverInterrupted } from "./recovery.ts";
@@ -33,6 +34,11 @@ export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRu
   const inFlight = new Map<string, AbortController>();
   let plugins: PluginHost | undefined;
   let current: RuntimeContext | undefined;
+  /** Why the last journal write failed (disk full, read-only); cleared by the next one that succeeds. */
+  let journalFailure: string | undefined;
+  const onJournal = (problem: string | undefined) => {
+    journalFailure = problem;
+  };
 
   async function runOne(instruction: Instruction, context: RuntimeContext, host: PluginHost, journal: Journal, recovered = false) {
     const cancel = new AbortController();
@@ -45,7 +51,7 @@ export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRu
         context.logger.info("the orchestrator says the instruction was cancelled", { instruction_id: instruction.id });
         cancel.abort();
       };
-      return await handleInstruction({ instruction, cancel: cancel.signal, recovered, onCancelled }, { context, plugins: host, journal, audit });
+      return await handleInstruction({ instruction, cancel: cancel.signal, recovered, onCancelled }, { context, plugins: host, journal, audit, onJournal });
     } finally {
       inFlight.delete(instruction.id);
       context.abort.removeEventListener("abort", forward);
@@ -77,7 +83,7 @@ export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRu
       plugins = host;
       const journal = openJournal(join(context.home.state, "journal.db"));
       loaded = true;
-      journal.prune(config.action.journal_retention);
+      prune(journal, context);
       const recovered = recoverInterrupted(journal, host, context);
       const outbox = flushOutbox(journal, context);
       const poller = createPoller({
@@ -94,7 +100,7 @@ export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRu
         const polled = await poller.nextInstruction();
         return polled && { instruction: polled, recovered: false };
       };
-      const pruning = setInterval(() => journal.prune(context.config().action.journal_retention), PRUNE_INTERVAL_MS);
+      const pruning = setInterval(() => prune(journal, context), PRUNE_INTERVAL_MS);
       const watching = config.plugins.watch_changes
         ? watchPlugins({ host, logger: context.logger.child("plugins"), intervalMs: WATCH_INTERVAL_MS, signal: context.stop })
         : Promise.resolve();
@@ -118,6 +124,16 @@ export function createActionRuntime(options: ActionRuntimeOptions = {}): AgentRu
         controller.abort();
       }
     },
+    problems: () => (journalFailure === undefined ? [] : [`instructions cannot be recorded: ${journalFailure}`]),
     plugins: async () => (plugins ? { ...(await plugins.summary()), rollbacks: plugins.rollbacks() } : {}),
   };
+}
+
+/** Housekeeping: a journal that cannot be written now (disk full) is pruned next time, not a crash. */
+function prune(journal: Journal, context: RuntimeContext): void {
+  try {
+    journal.prune(context.config().action.journal_retention);
+  } catch (error) {
+    context.logger.warn("journal not pruned; trying again later", { error: errorMessage(error) });
+  }
 }

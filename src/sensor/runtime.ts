@@ -16,6 +16,7 @@ import { backoff, sleep } from "../core/timing.ts";
 import { createDelivery } from "./deliver.ts";
 import { createCooldowns, toTriggerEvent, type Trigger } from "./events.ts";
 import { createOutputs, type Outputs } from "./outputs.ts";
+import { createRefusals } from "./refusals.ts";
 import { runTriggers } from "./schedule.ts";
 
 const LONG_POLL_SECONDS = 30;
@@ -23,12 +24,15 @@ const LONG_POLL_SECONDS = 30;
 const DROP_LOG_INTERVAL_MS = 60_000;
 const DRAIN_MS = 5_000;
 
+type Refusals = ReturnType<typeof createRefusals>;
+
 export function createSensorRuntime(): AgentRuntime {
   let plugins: PluginHost | undefined;
   let spool: EventSpool | undefined;
   let outputs: Outputs | undefined;
   const counts = { detected: 0, suppressed: 0, dropped: 0 };
   let loaded = false;
+  let refusals: Refusals | undefined;
 
   return {
     async run(context) {
@@ -64,6 +68,8 @@ export function createSensorRuntime(): AgentRuntime {
       const cooldowns = createCooldowns();
       let droppedSinceLog = 0;
       let lastDropLog = 0;
+      const refused = createRefusals(context.logger, DROP_LOG_INTERVAL_MS);
+      refusals = refused;
       const onEvents = (trigger: Trigger, detected: DetectedEvent[]) => {
         counts.detected += detected.length;
         const { admitted, suppressed } = cooldowns.admit(trigger, detected);
@@ -72,6 +78,7 @@ export function createSensorRuntime(): AgentRuntime {
         const ready = admitted.map((event) => toTriggerEvent(event, trigger, config.agent.id));
         try {
           const { dropped } = events.append(ready);
+          refused.accepted();
           if (dropped > 0) {
             counts.dropped += dropped;
             droppedSinceLog += dropped;
@@ -82,9 +89,10 @@ export function createSensorRuntime(): AgentRuntime {
             }
           }
         } catch (error) {
-          // A spool that cannot be written (disk full, read-only) is loud; the sensor keeps running.
-          counts.dropped += admitted.length;
-          context.logger.error("events could not be spooled", { trigger: trigger.id, count: admitted.length, error: errorMessage(error) });
+          // A spool that cannot be written (disk full, read-only) refuses the events: counted, on
+          // /ready, logged; the sensor keeps running. Nothing unspooled goes to the outputs either.
+          refused.refused(trigger.id, admitted.length, error);
+          return;
         }
         delivery.wake();
         fanOut.push(ready);
@@ -109,9 +117,10 @@ export function createSensorRuntime(): AgentRuntime {
     started: () => loaded,
     running: () => [],
     cancel: () => {},
+    problems: () => refusals?.problems() ?? [],
     plugins: async () => ({
       ...(plugins ? await plugins.summary() : {}),
-      events: { ...counts, spool: spool?.depth(), ...spool?.counters() },
+      events: { ...counts, refused: refusals?.total() ?? 0, spool: spool?.depth(), ...spool?.counters() },
       outputs: outputs?.stats() ?? {},
     }),
   };

@@ -45,6 +45,8 @@ export interface AgentRuntime {
   plugins?(): Promise<Record<string, unknown>>;
   /** True once its plugins are loaded, for /ready; without it, a runtime counts as started once run() is called. */
   started?(): boolean;
+  /** What keeps it from doing its work right now (its spool or journal cannot be written): reasons on /ready, which answers 503. */
+  problems?(): string[];
 }
 
 export interface RunAgentOptions {
@@ -140,6 +142,7 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
       registration: () => registrationState,
       runtime: () => (runtimeState === "running" && runtime.started?.() === false ? "starting" : runtimeState),
       stopping: () => stop.signal.aborted,
+      problems: () => runtime.problems?.() ?? [],
     });
   } catch (error) {
     // A taken port is a start-up error: nothing else has started, so release what has.
@@ -171,10 +174,17 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   runtimeState = "running";
   void work.finally(() => (runtimeState = "stopped")).catch(() => {});
 
-  await Promise.race([waitFor(stop.signal), work]);
+  // A runtime that fails (its spool cannot be opened) stops the whole agent, in order, then the
+  // error reaches the CLI: the heartbeat and the health server must not keep a dead agent looking alive.
+  let failure: { error: unknown } | undefined;
+  const ended = work.catch((error: unknown) => {
+    failure = { error };
+  });
+  await Promise.race([waitFor(stop.signal), ended]);
+  if (failure) log().error("the runtime failed; stopping the agent", { error: errorMessage(failure.error) });
   stop.abort();
   const graceOver = sleep(config.agent.shutdown_grace, abort.signal).then(() => "grace" as const);
-  if ((await Promise.race([work.then(() => "done" as const), graceOver])) === "grace" && !abort.signal.aborted) {
+  if ((await Promise.race([ended.then(() => "done" as const), graceOver])) === "grace" && !abort.signal.aborted) {
     log().warn("shutdown grace over; cancelling in-flight work", { running: runtime.running() });
   }
   abort.abort();
@@ -192,6 +202,7 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   await audit.close();
   lock.release();
   await logger.close();
+  if (failure) throw failure.error;
   return EXIT.ok;
 }
 

@@ -170,4 +170,10 @@ describe("readiness", () => {
     expect(reasons({ runtime: "stopped" })).toEqual(["the runtime has stopped"]);
     expect(reasons({ stopping: true })).toEqual(["the agent is stopping"]);
   });
+
+  test("the runtime's own problems (a spool on a full disk) make it not ready, each a reason", () => {
+    const full = "events cannot be spooled: event spool /x/events.db: append failed: database or disk is full";
+    expect(checkReadiness({ ...base, problems: [full] })).toEqual({ ready: false, reasons: [full] });
+    expect(checkReadiness({ ...base, problems: [] })).toEqual({ ready: true, reasons: [] });
+  });
 });

@@ -23,6 +23,8 @@ export interface AgentServerOptions {
   registration: () => ReadinessInputs["registration"];
   runtime: () => ReadinessInputs["runtime"];
   stopping: () => boolean;
+  /** The runtime's own reasons not to be ready (a spool that cannot be written). */
+  problems?: () => string[];
 }
 
 export interface AgentServer {
@@ -48,6 +50,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       lastError: state.lastError,
       runtime: options.runtime(),
       stopping: options.stopping(),
+      problems: options.problems?.(),
     });
   };
   const status = async () => statusDocument(options, readiness());

@@ -11,6 +11,8 @@ export interface ReadinessInputs {
   lastError?: string;
   runtime: "starting" | "running" | "stopped";
   stopping: boolean;
+  /** The runtime's own reasons, e.g. "events cannot be spooled: … database or disk is full". */
+  problems?: readonly string[];
 }
 
 export interface Readiness {
@@ -33,5 +35,6 @@ export function checkReadiness(inputs: ReadinessInputs): Readiness {
   if (inputs.authFailing) reasons.push("the orchestrator refuses the agent's token");
   if (inputs.runtime === "starting") reasons.push("plugins are still loading");
   if (inputs.runtime === "stopped") reasons.push("the runtime has stopped");
+  reasons.push(...(inputs.problems ?? []));
   return { ready: reasons.length === 0, reasons };
 }

@@ -97,3 +97,11 @@ test("kill -9 right after an append loses nothing that append returned for", asy
   expect(spool.peek(1)[0]?.event.id).toBe("e0");
   spool.close();
 });
+
+test("a write that fails (disk full, read-only, closed) names the spool file and the step", () => {
+  const file = join(dir, "failing.db");
+  const spool = openEventSpool(file, LARGE);
+  spool.close();
+  expect(() => spool.append([event("x")])).toThrow(`event spool ${file}: append failed: `);
+  expect(() => spool.acknowledge(["x"])).toThrow(`event spool ${file}: acknowledge failed: `);
+});

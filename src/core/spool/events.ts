@@ -12,6 +12,7 @@ import { Database } from "bun:sqlite";
 import { isAbsolute } from "node:path";
 import { StavilyError, errorMessage } from "../errors.ts";
 import type { TriggerEvent } from "../protocol/index.ts";
+import { openProblem } from "./_writable.ts";
 
 export type OverflowPolicy = "drop_oldest" | "drop_newest";
 
@@ -46,7 +47,7 @@ export function openEventSpool(file: string, options: EventSpoolOptions) {
     db.run("PRAGMA busy_timeout = 5000");
     db.run(SCHEMA);
   } catch (error) {
-    throw new StavilyError("spool", `cannot open the event spool ${file}: ${errorMessage(error)}`, { cause: error });
+    throw new StavilyError("spool", `cannot open the event spool ${file}: ${errorMessage(error)}${openProblem(file)}`, { cause: error });
   }
   const insert = db.query("INSERT OR IGNORE INTO events (id, body, bytes) VALUES ($id, $body, $bytes)");
   const totals = db.query<{ count: number; bytes: number | null }, []>("SELECT count(*) AS count, sum(bytes) AS bytes FROM events");
@@ -62,7 +63,7 @@ export function openEventSpool(file: string, options: EventSpoolOptions) {
     try {
       return db.transaction(run).immediate();
     } catch (error) {
-      throw new StavilyError("spool", `event spool ${what} failed: ${errorMessage(error)}`, { cause: error });
+      throw new StavilyError("spool", `event spool ${file}: ${what} failed: ${errorMessage(error)}`, { cause: error });
     }
   }
 

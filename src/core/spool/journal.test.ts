@@ -116,4 +116,12 @@ describe("journal durability", () => {
   test("a relative path is refused (bun:sqlite would follow the working directory)", () => {
     expect(() => openJournal("state/journal.db")).toThrow(/must be absolute/);
   });
+
+  test("a write that fails (disk full, read-only, closed) names the journal file and the step", () => {
+    const file = join(dir, "failing.db");
+    const journal = openJournal(file);
+    journal.close();
+    expect(() => journal.receive(instruction("x"))).toThrow(`journal ${file}: receive failed: `);
+    expect(() => journal.finish("x", DONE)).toThrow(`journal ${file}: finish failed: `);
+  });
 });

@@ -19,6 +19,7 @@ import { Database } from "bun:sqlite";
 import { isAbsolute } from "node:path";
 import { StavilyError, errorMessage } from "../errors.ts";
 import type { Instruction, ResultRequest } from "../protocol/index.ts";
+import { openProblem } from "./_writable.ts";
 
 export type JournalState = "received" | "started" | "finished";
 
@@ -67,7 +68,7 @@ export function openJournal(file: string, now: () => number = Date.now) {
     db.run("PRAGMA busy_timeout = 5000");
     db.run(SCHEMA);
   } catch (error) {
-    throw new StavilyError("journal", `cannot open the journal ${file}: ${errorMessage(error)}`, { cause: error });
+    throw new StavilyError("journal", `cannot open the journal ${file}: ${errorMessage(error)}${openProblem(file)}`, { cause: error });
   }
 
   const get = db.query<Row, { id: string }>("SELECT * FROM instructions WHERE id = $id");
@@ -93,7 +94,7 @@ export function openJournal(file: string, now: () => number = Date.now) {
     try {
       return db.transaction(run).immediate();
     } catch (error) {
-      throw new StavilyError("journal", `journal ${what} failed: ${errorMessage(error)}`, { cause: error });
+      throw new StavilyError("journal", `journal ${file}: ${what} failed: ${errorMessage(error)}`, { cause: error });
     }
   }
 
