@@ -206,6 +206,7 @@ function buildCli() {
     .option("--insecure-dev", "Accept any non-empty agent token (loopback only)")
     .option("--admin-token <token>", "Admin API token (default $STAVILY_ADMIN_TOKEN, else generated and printed)")
     .option("--lease <duration>", "Lease of a delivered instruction before it is delivered again (default 60s)")
+    .option("--max-deliveries <n>", "Deliveries of an instruction before a lapsed lease fails it as undeliverable (default 10)")
     .option("--tls-cert <file>", "TLS certificate chain (PEM)")
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--client-ca <file>", "Require client certificates from this CA (mutual TLS)")

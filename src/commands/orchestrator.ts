@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { parseDuration } from "../core/config/units.ts";
 import { usageError } from "../core/errors.ts";
 import { createLogger, LOGGING_DEFAULTS } from "../core/log/index.ts";
-import { APP_DEFAULTS, createOrchestrator, generateToken, isLoopback, parseListen, readTokensFile, resolveDbPath, serve } from "../orchestrator/index.ts";
+import { APP_DEFAULTS, createOrchestrator, DEFAULT_MAX_DELIVERIES, generateToken, isLoopback, parseListen, readTokensFile, resolveDbPath, serve } from "../orchestrator/index.ts";
 
 export interface OrchestratorFlags {
   db?: string;
@@ -16,6 +16,7 @@ export interface OrchestratorFlags {
   insecureDev?: boolean;
   adminToken?: string;
   lease?: string | number;
+  maxDeliveries?: string | number;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
@@ -38,6 +39,10 @@ const FlagsSchema = v.object({
   insecureDev: v.optional(v.boolean("expected no value"), false),
   adminToken: v.optional(Text),
   lease: v.optional(v.pipe(Text, v.check((text) => (parseDuration(text) ?? 0) > 0, "expected a duration above 0, e.g. 60s or 500ms")), "60s"),
+  maxDeliveries: v.optional(
+    v.pipe(Text, v.check((text) => /^\d+$/.test(text) && Number.isSafeInteger(Number(text)) && Number(text) >= 1, "expected a whole number of at least 1, e.g. 10")),
+    String(DEFAULT_MAX_DELIVERIES),
+  ),
   tlsCert: v.optional(Text),
   tlsKey: v.optional(Text),
   clientCa: v.optional(Text),
@@ -58,7 +63,7 @@ function checkFlags(flags: OrchestratorFlags) {
   if (f.insecureDev && !isLoopback(listen.hostname)) {
     throw usageError("orchestrator", `--insecure-dev accepts any agent token, so it is refused on ${listen.hostname}; listen on 127.0.0.1 or ::1`);
   }
-  return { ...f, listen, leaseMs: parseDuration(f.lease)! };
+  return { ...f, listen, leaseMs: parseDuration(f.lease)!, maxDeliveries: Number(f.maxDeliveries) };
 }
 
 export async function orchestratorCommand(flags: OrchestratorFlags, runtime: OrchestratorRuntime = {}): Promise<number> {
@@ -73,6 +78,7 @@ export async function orchestratorCommand(flags: OrchestratorFlags, runtime: Orc
     cwd: runtime.cwd,
     adminToken,
     leaseMs: f.leaseMs,
+    maxDeliveries: f.maxDeliveries,
     tokens,
     insecureDev: f.insecureDev,
     reportError: (error) => log.error("request failed", error instanceof Error ? error : { error }),
@@ -96,7 +102,7 @@ export async function orchestratorCommand(flags: OrchestratorFlags, runtime: Orc
   console.log(`stavily orchestrator listening on ${url} (db ${dbPath})`);
   // Written straight to stderr: the logger would (rightly) redact it, and the user needs to see it once.
   if (givenAdminToken === undefined) process.stderr.write(`admin API token (generated; set --admin-token or STAVILY_ADMIN_TOKEN to keep one): ${adminToken}\n`);
-  log.info("started", { url, db: dbPath, lease_ms: f.leaseMs, insecure_dev: f.insecureDev, tls: Boolean(f.tlsCert), client_ca: Boolean(f.clientCa) });
+  log.info("started", { url, db: dbPath, lease_ms: f.leaseMs, max_deliveries: f.maxDeliveries, insecure_dev: f.insecureDev, tls: Boolean(f.tlsCert), client_ca: Boolean(f.clientCa) });
   if (f.insecureDev) log.warn("--insecure-dev: any non-empty agent token is accepted");
 
   const reason = await stopRequested(runtime.signal);

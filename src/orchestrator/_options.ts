@@ -27,3 +27,6 @@ export const APP_DEFAULTS: Omit<AppOptions, "adminToken"> = {
 
 /** Default lease of a delivered instruction, in ms. */
 export const DEFAULT_LEASE_MS = 60_000;
+
+/** Default deliveries of one instruction: the lease lapsing after the last of them fails it as undeliverable. */
+export const DEFAULT_MAX_DELIVERIES = 10;

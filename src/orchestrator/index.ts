@@ -5,4 +5,4 @@ export { openDatabase, resolveDbPath } from "./db/open.ts";
 export { isLoopback, parseListen, serve, type ServeOptions } from "./serve.ts";
 export { readTokensFile, generateToken, hashToken } from "./auth/tokens.ts";
 export { openApiDocument } from "./http/openapi.ts";
-export { APP_DEFAULTS, DEFAULT_LEASE_MS, type AppOptions } from "./_options.ts";
+export { APP_DEFAULTS, DEFAULT_LEASE_MS, DEFAULT_MAX_DELIVERIES, type AppOptions } from "./_options.ts";

@@ -1,6 +1,7 @@
 /** Puts the pieces together: database, service and app. No listening here (serve.ts). */
+import { usageError } from "../core/errors.ts";
 import { openDatabase } from "./db/open.ts";
-import { APP_DEFAULTS, DEFAULT_LEASE_MS, type AppOptions } from "./_options.ts";
+import { APP_DEFAULTS, DEFAULT_LEASE_MS, DEFAULT_MAX_DELIVERIES, type AppOptions } from "./_options.ts";
 import { createOrchestratorApp } from "./app.ts";
 import { hashToken } from "./auth/tokens.ts";
 import type { Notifier } from "./notifier.ts";
@@ -12,6 +13,8 @@ export interface OrchestratorOptions extends Partial<AppOptions> {
   adminToken: string;
   /** Lease of a delivered instruction, in ms. */
   leaseMs?: number;
+  /** Deliveries of one instruction before a lapsed lease fails it as undeliverable (at least 1). */
+  maxDeliveries?: number;
   /** Agent id → token, e.g. from `--tokens`; stored as hashes, replacing earlier tokens of those agents. */
   tokens?: Record<string, string>;
   cwd?: string;
@@ -21,9 +24,17 @@ export interface OrchestratorOptions extends Partial<AppOptions> {
 }
 
 export function createOrchestrator(options: OrchestratorOptions) {
+  const maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
+  // 0 would fail every instruction at its first lapsed lease; refused before anything is opened.
+  if (!Number.isSafeInteger(maxDeliveries) || maxDeliveries < 1) throw usageError("orchestrator", `maxDeliveries must be a whole number of at least 1, got ${maxDeliveries}`);
   const db = openDatabase(options.db, options.cwd);
   try {
-    const service = createService(db, { leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS, now: options.now, notifier: options.notifier });
+    const service = createService(db, {
+      leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+      maxDeliveries,
+      now: options.now,
+      notifier: options.notifier,
+    });
     db.transaction(() => {
       for (const [agentId, token] of Object.entries(options.tokens ?? {})) {
         service.agents.setTokenHash(agentId, hashToken(token), "file", service.now());

@@ -17,6 +17,8 @@ import type { InstructionRow } from "./store/_rows.ts";
 export interface ServiceOptions {
   /** How long a delivered instruction stays with its agent without an update, in ms. */
   leaseMs: number;
+  /** Deliveries of one instruction before a lapsed lease fails it as undeliverable instead of redelivering it. */
+  maxDeliveries: number;
   /** The clock, in ms since the epoch; tests may pass their own. */
   now?: () => number;
   notifier?: Notifier;
@@ -27,7 +29,7 @@ export function createService(db: Database, options: ServiceOptions) {
   const notifier = options.notifier ?? createNotifier();
   const agents = createAgentStore(db);
   const instructions = createInstructionStore(db);
-  const queue = createQueue(db, options.leaseMs);
+  const queue = createQueue(db, options.leaseMs, options.maxDeliveries);
   const events = createEventStore(db);
   const rules = createRuleStore(db);
 

@@ -486,7 +486,9 @@ async function refusedInstructions(scene: Scene, round: number): Promise<void> {
 /**
  * (c) A row the admin API would refuse, written straight into the orchestrator's SQLite: the real orchestrator
  * delivers it, the agent refuses each delivery as malformed, and nothing else suffers. Nobody can answer it (the
- * agent does not take what it cannot parse, id included), so it comes back every lease until an admin cancels it.
+ * agent does not take what it cannot parse, id included), so it comes back every lease until an admin cancels it
+ * (here, after two deliveries) or, failing that, it has been delivered --max-deliveries times (10) and fails as
+ * undeliverable.
  */
 async function injectedRow(scene: Scene, round: number): Promise<void> {
   const id = `sqlite-bad-${round}`;

@@ -60,6 +60,8 @@ describe("stavily orchestrator (process)", () => {
       [{ insecureDev: true, listen: "0.0.0.0:0" }, "--insecure-dev"],
       [{ listen: "nowhere" }, "--listen: expected host:port"],
       [{ lease: "soon" }, "--lease"],
+      [{ maxDeliveries: 0 }, "--max-deliveries: expected a whole number of at least 1, e.g. 10"],
+      [{ maxDeliveries: "many" }, "--max-deliveries: expected a whole number of at least 1, e.g. 10"],
       [{ tlsCert: "cert.pem" }, "--tls-cert and --tls-key go together"],
     ] as const) {
       const proc = runOrchestrator({ db: ":memory:", ...flags }, dir);

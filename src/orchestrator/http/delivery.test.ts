@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createTestbed, eventually, heartbeatBody, newInstruction, type Testbed } from "../_testkit.ts";
 import { createNotifier, type Notifier } from "../notifier.ts";
+import { createOrchestrator } from "../orchestrator.ts";
 
 let bed: Testbed;
 afterEach(() => bed.close());
@@ -73,6 +74,77 @@ describe("leases", () => {
     expect(await lease()).toBe("2026-01-01T00:01:50.000Z");
     clock += 59_000;
     expect((await bed.admin("GET", `/instructions/${created.body.id}`)).body.status).toBe("executing");
+  });
+});
+
+describe("undeliverable", () => {
+  test("an instruction never answered fails after its last delivery's lease lapses, and is not delivered again", async () => {
+    bed = createTestbed({ leaseMs: 150, maxDeliveries: 3 });
+    const poison = await bed.admin("POST", "/instructions", newInstruction());
+    const id = poison.body.id;
+    for (let delivery = 1; delivery <= 3; delivery++) {
+      const polled = await eventually(async () => (await bed.agent("agent-1", "GET", "/instructions")).body.instruction ?? undefined);
+      expect({ delivery, id: polled.id }).toEqual({ delivery, id });
+    }
+    const failed = await eventually(async () => {
+      const shown = (await bed.admin("GET", `/instructions/${id}`)).body;
+      return shown.status === "delivered" ? undefined : shown;
+    });
+    expect(failed).toMatchObject({
+      status: "failed",
+      delivery_count: 3,
+      lease_expires_at: null,
+      error_message: "undeliverable: delivered 3 times without a result",
+      error_details: { reason: "undeliverable", deliveries: 3 },
+    });
+    expect(failed.finished_at).toBeString();
+    // Past another lease there is still nothing: no 4th delivery.
+    await Bun.sleep(200);
+    expect((await bed.agent("agent-1", "GET", "/instructions")).body.instruction).toBeNull();
+    expect((await bed.admin("GET", `/instructions/${id}`)).body.delivery_count).toBe(3);
+
+    // The agent reporting at last changes nothing: as for any finished instruction, acknowledged, kept as it was.
+    const late = await bed.agent("agent-1", "POST", `/instructions/${id}/result`, { status: "completed", result: { late: true } });
+    expect(late).toMatchObject({ status: 200, body: { acknowledged: true, next_instruction: null } });
+    expect((await bed.agent("agent-1", "PUT", `/instructions/${id}`, { status: "executing" })).body.success).toBe(false);
+    expect((await bed.admin("GET", `/instructions/${id}`)).body).toMatchObject({ status: "failed", result: null, error_details: { reason: "undeliverable", deliveries: 3 } });
+  });
+
+  test("redelivery below the cap, updates and results are unaffected", async () => {
+    bed = createTestbed({ leaseMs: 150, maxDeliveries: 3 });
+    const slow = await bed.admin("POST", "/instructions", newInstruction());
+    const id = slow.body.id;
+    // Delivered three times (two lapses), then kept by progress reports past several leases, then answered.
+    for (let delivery = 1; delivery <= 3; delivery++) {
+      expect((await eventually(async () => (await bed.agent("agent-1", "GET", "/instructions")).body.instruction ?? undefined)).id).toBe(id);
+    }
+    for (let update = 0; update < 5; update++) {
+      expect((await bed.agent("agent-1", "PUT", `/instructions/${id}`, { status: "executing" })).body.success).toBe(true);
+      await Bun.sleep(60);
+      expect((await bed.agent("agent-1", "GET", "/instructions")).body.instruction).toBeNull();
+    }
+    await bed.agent("agent-1", "POST", `/instructions/${id}/result`, { status: "completed", result: { ok: true } });
+    expect((await bed.admin("GET", `/instructions/${id}`)).body).toMatchObject({ status: "completed", delivery_count: 3, result: { ok: true }, error_details: null });
+
+    const quick = await bed.admin("POST", "/instructions", newInstruction());
+    expect((await bed.agent("agent-1", "GET", "/instructions")).body.instruction.id).toBe(quick.body.id);
+    await bed.agent("agent-1", "POST", `/instructions/${quick.body.id}/result`, { status: "completed" });
+    expect((await bed.admin("GET", `/instructions/${quick.body.id}`)).body).toMatchObject({ status: "completed", delivery_count: 1 });
+  });
+
+  test("a lapsed instruction an admin cancelled ends cancelled, not undeliverable; the cap must be at least 1", async () => {
+    bed = createTestbed({ leaseMs: 150, maxDeliveries: 1 });
+    const created = await bed.admin("POST", "/instructions", newInstruction());
+    await bed.agent("agent-1", "GET", "/instructions");
+    await bed.admin("POST", `/instructions/${created.body.id}/cancel`);
+    const done = await eventually(async () => {
+      const shown = (await bed.admin("GET", `/instructions/${created.body.id}`)).body;
+      return shown.status === "delivered" ? undefined : shown;
+    });
+    expect(done).toMatchObject({ status: "cancelled", error_details: null });
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createOrchestrator({ db: ":memory:", adminToken: "x", maxDeliveries: bad })).toThrow(`maxDeliveries must be a whole number of at least 1, got ${bad}`);
+    }
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * The agent side of instructions: leases, delivery, progress and results. Leases are checked lazily
  * (`sweep` runs inside each delivery) so nothing needs a background timer; a long poll wakes itself
- * when the earliest lease of its agent runs out (`nextLeaseExpiry`).
+ * when the earliest lease of its agent runs out (`nextLeaseExpiry`). An instruction no agent ever
+ * answers (one it cannot parse, say) is not redelivered forever: its lease lapsing after `maxDeliveries`
+ * deliveries fails it as undeliverable.
  */
 import type { Database } from "bun:sqlite";
 import type { ResultRequest, UpdateRequest } from "../../core/protocol/index.ts";
@@ -22,7 +24,7 @@ export type UpdateOutcome =
 
 export type FinishOutcome = { found: false } | { found: true; changed: boolean };
 
-export function createQueue(db: Database, leaseMs: number) {
+export function createQueue(db: Database, leaseMs: number, maxDeliveries: number) {
   const byId = db.query<InstructionRow, [string]>("SELECT * FROM instructions WHERE id = ?");
   const nextPending = db.query<InstructionRow, [string]>(
     "SELECT * FROM instructions WHERE agent_id = ? AND status = 'pending' ORDER BY priority_rank DESC, seq LIMIT 1",
@@ -32,7 +34,10 @@ export function createQueue(db: Database, leaseMs: number) {
     return row && row.agent_id === agentId ? row : null;
   };
 
-  /** Ends lapsed leases (back to pending, or cancelled if an admin asked) and fails expired pending work. */
+  /**
+   * Ends lapsed leases (cancelled if an admin asked, failed as undeliverable after the last delivery, else
+   * back to pending) and fails expired pending work. The order of the statements is the precedence.
+   */
   function sweep(now: number): void {
     db.transaction(() => {
       db.query(
@@ -40,6 +45,12 @@ export function createQueue(db: Database, leaseMs: number) {
            error_message = 'cancelled by an admin; the agent stopped reporting'
          WHERE status IN ('delivered', 'executing') AND cancel_requested = 1 AND lease_expires_at <= $now`,
       ).run({ now });
+      db.query(
+        `UPDATE instructions SET status = 'failed', finished_at = $now, updated_at = $now, lease_expires_at = NULL,
+           error_message = 'undeliverable: delivered ' || delivery_count || ' times without a result',
+           error_details = json_object('reason', 'undeliverable', 'deliveries', delivery_count)
+         WHERE status IN ('delivered', 'executing') AND lease_expires_at <= $now AND delivery_count >= $max`,
+      ).run({ now, max: maxDeliveries });
       db.query(
         `UPDATE instructions SET status = 'pending', lease_expires_at = NULL, updated_at = $now
          WHERE status IN ('delivered', 'executing') AND lease_expires_at <= $now`,
