@@ -1,13 +1,14 @@
 /**
- * From what a trigger detected to the events the sensor spools: identity (UUIDv7, so ids sort by
- * time), source, trigger and agent, the trigger's default severity, and the cooldown that keeps a
- * sustained condition from repeating the same event.
+ * From what a trigger detected to the events the sensor spools: identity (the worker runtime's id of
+ * a `detect` event, which a re-run after a crash repeats so the spool and the orchestrator keep it
+ * once; else a UUIDv7), source, trigger and agent, the trigger's default severity, and the cooldown
+ * that keeps a sustained condition from repeating the same event.
  */
 import type { Config } from "../core/config/index.ts";
 
 /** A trigger as configured, with its id and interval filled in. */
 export type Trigger = Config["sensor"]["triggers"][number];
-import type { DetectedEvent } from "../core/plugin/types.ts";
+import type { DetectedEvent, IdentifiedEvent } from "../core/plugin/types.ts";
 import type { TriggerEvent } from "../core/protocol/index.ts";
 
 const RESOLVED = ".resolved";
@@ -49,9 +50,9 @@ export function createCooldowns(): Cooldowns {
   };
 }
 
-export function toTriggerEvent(detected: DetectedEvent, trigger: Pick<Trigger, "id" | "plugin" | "severity">, agentId: string, now = new Date()): TriggerEvent {
+export function toTriggerEvent(detected: IdentifiedEvent, trigger: Pick<Trigger, "id" | "plugin" | "severity">, agentId: string, now = new Date()): TriggerEvent {
   return {
-    id: Bun.randomUUIDv7(),
+    id: detected.id ?? Bun.randomUUIDv7(),
     type: detected.type,
     source: trigger.plugin,
     trigger_id: trigger.id,

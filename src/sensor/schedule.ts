@@ -1,9 +1,10 @@
 /**
  * The trigger scheduler: each enabled trigger's `detect` runs every `interval` (with ±10 %
  * jitter, so triggers of many agents do not beat in step), never overlapping itself, at most
- * `sensor.max_concurrent_triggers` at once, each within `sensor.trigger_timeout`. A run that could
- * not happen on time because the previous one was still going is counted and logged, never
- * silent. Push-style `watch` triggers deliver through `onEvents` as events come.
+ * `sensor.max_concurrent_triggers` at once, each within its manifest's `limits.execution_time`,
+ * else `sensor.trigger_timeout`. A run that could not happen on time because the previous one
+ * was still going is counted and logged, never silent. Push-style `watch` triggers deliver
+ * through `onEvents` as events come.
  */
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log/index.ts";
@@ -18,6 +19,7 @@ export interface SchedulerOptions {
   host: PluginHost;
   logger: Logger;
   maxConcurrent: number;
+  /** Deadline of a run when the plugin's manifest gives no `limits.execution_time` (sensor.trigger_timeout). */
   timeoutMs: number;
   onEvents: (trigger: Trigger, events: DetectedEvent[]) => void;
   signal: AbortSignal;
@@ -43,7 +45,8 @@ async function runTrigger(trigger: Trigger, options: SchedulerOptions, slots: Se
     if (!release) break;
     const started = Date.now();
     try {
-      const events = await plugin.detect({ timeoutMs: options.timeoutMs, signal });
+      // The manifest's execution_time is the plugin's own limit, as for actions and outputs.
+      const events = await plugin.detect({ timeoutMs: plugin.launch.limits.execution_time || options.timeoutMs, signal });
       if (events.length > 0) options.onEvents(trigger, events);
     } catch (error) {
       if (!signal.aborted) logger.warn("trigger run failed", { ...fields, error: errorMessage(error) });

@@ -12,7 +12,7 @@ import { duplicates } from "../support/chaos.ts";
 import { waitUntil, type TestProcess } from "../support/process.ts";
 
 export const ADMIN = "chaos-admin-token-0123456789";
-/** Events per detect of the counter trigger: what one kill in the middle of a detect may cut off. */
+/** Events per detect of the counter trigger. */
 export const PER_RUN = 5;
 const TRIGGER = "ticks";
 const PLUGINS = join(import.meta.dir, "fixtures", "plugins");
@@ -110,22 +110,9 @@ export function storedSeqs(orchestratorDb: string, agentId: string): number[] {
   );
 }
 
-/**
- * After a kill: the last detect's events when none of them reached the spool (nor, through it, the
- * orchestrator). The counter saves its number before it hands the events back, so a kill between
- * the two skips that one detect; the sensor's promise starts at its spool.
- */
-export function cutOffByKill(home: string, orchestratorDb: string, agentId: string): number[] {
-  const emitted = counterState<number>(home, "emitted") ?? 0;
-  if (emitted === 0) return [];
-  const last = Array.from({ length: PER_RUN }, (_, i) => emitted - PER_RUN + 1 + i);
-  const seen = new Set([...spooledSeqs(home), ...storedSeqs(orchestratorDb, agentId)]);
-  return last.some((seq) => seen.has(seq)) ? [] : last;
-}
-
-/** Waits until every emitted event is stored and the spool is empty; returns the accounting. */
-export async function settleEvents(options: { home: string; orchestratorDb: string; agentId: string; emitted: number; cutOff: ReadonlySet<number>; timeoutMs: number }) {
-  const expected = Array.from({ length: options.emitted }, (_, i) => i + 1).filter((seq) => !options.cutOff.has(seq));
+/** Waits until every emitted event (1 to `emitted`) is stored and the spool is empty; returns the accounting. */
+export async function settleEvents(options: { home: string; orchestratorDb: string; agentId: string; emitted: number; timeoutMs: number }) {
+  const expected = Array.from({ length: options.emitted }, (_, i) => i + 1);
   const counts = () => {
     const stored = storedSeqs(options.orchestratorDb, options.agentId);
     const distinct = new Set(stored);
@@ -240,7 +227,9 @@ export function effectProcesses(effects: string): number {
  * The instructions' accounting. Delivered: a final status. Duplicated: a tag written twice. An
  * instruction may end `completed` (its effect written once) or `failed` with reason
  * agent_restarted (cut off by a kill: written once or never; `restartedAfterEffect` counts the
- * once); anything else is `unexpected`.
+ * once), or `failed` with reason undeliverable and no effect (the orchestrator gave up after
+ * --max-deliveries, as when kills keep landing between its answer and the agent's journal);
+ * anything else is `unexpected`.
  */
 export function instructionCounts(orchestratorDb: string, ids: ReadonlyMap<string, string>, effects: string) {
   const rows = instructionRows(orchestratorDb, ids);
@@ -249,6 +238,7 @@ export function instructionCounts(orchestratorDb: string, ids: ReadonlyMap<strin
   const unexpected: string[] = [];
   let restarted = 0;
   let restartedAfterEffect = 0;
+  let undeliverable = 0;
   for (const [tag, id] of ids) {
     const row = rows.get(id);
     if (!row || !FINAL.has(row.status)) continue;
@@ -256,11 +246,11 @@ export function instructionCounts(orchestratorDb: string, ids: ReadonlyMap<strin
     if (row.status === "failed" && reason === "agent_restarted") {
       restarted++;
       if (written.has(tag)) restartedAfterEffect++;
-    }
+    } else if (row.status === "failed" && reason === "undeliverable" && !written.has(tag)) undeliverable++;
     else if (row.status !== "completed" || !written.has(tag)) unexpected.push(`${tag} ${id}: ${row.status}${reason ? ` (${reason})` : ""}${written.has(tag) ? "" : ", no effect"}`);
   }
   const delivered = [...ids.values()].filter((id) => FINAL.has(rows.get(id)?.status ?? "")).length;
-  return { emitted: ids.size, delivered, duplicated: duplicates(lines), restarted, restartedAfterEffect, unexpected };
+  return { emitted: ids.size, delivered, duplicated: duplicates(lines), restarted, restartedAfterEffect, undeliverable, unexpected };
 }
 
 // ---- processes

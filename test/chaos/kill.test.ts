@@ -17,13 +17,11 @@ import {
   allFinal,
   createInstructionStream,
   createScene,
-  cutOffByKill,
   effectProcesses,
   freePort,
   instructionCounts,
   killNine,
   orchestratorAt,
-  PER_RUN,
   sensorConfig,
   sensorHome,
   settleEvents,
@@ -64,21 +62,19 @@ describe("chaos: kill -9", () => {
         const id = "chaos-kill-sensor";
         const home = sensorHome(dir, id);
         const config = sensorConfig(dir, id, orchestrator.url);
-        const cutOff = new Set<number>();
         for (let kill = 1; kill <= KILLS; kill++) {
           const sensor = start(`sensor (run ${kill})`, [binary, "sensor", "-c", config]);
           // Some kills land in start-up (spool opening, resending), most in steady emission and delivery.
           await Bun.sleep(random.int(300, MAX_RUN_MS));
+          // A kill between a detect and its events reaching the spool leaves the trigger's state
+          // uncommitted: the next sensor runs that detect again, with the same event ids.
           await killNine(sensor, `sensor (run ${kill})`);
-          for (const seq of cutOffByKill(home, db, id)) cutOff.add(seq);
         }
         const last = start("sensor (last run)", [binary, "sensor", "-c", config]);
         await last.waitFor(/running 1 triggers/, 30_000);
         const emitted = await stopCounter(home);
-        const counts = await settleEvents({ home, orchestratorDb: db, agentId: id, emitted, cutOff, timeoutMs: 60_000 });
-        account("kill-9 sensor", { ...counts, extra: { kills: KILLS, "cut off in a detect": cutOff.size, seed: random.seed } });
-        // At most the one detect in flight per kill.
-        expect(cutOff.size).toBeLessThanOrEqual(KILLS * PER_RUN);
+        const counts = await settleEvents({ home, orchestratorDb: db, agentId: id, emitted, timeoutMs: 60_000 });
+        account("kill-9 sensor", { ...counts, extra: { kills: KILLS, seed: random.seed } });
         last.kill("SIGTERM");
         expect(await last.exited).toBe(0);
       }),
@@ -126,6 +122,7 @@ describe("chaos: kill -9", () => {
           kills: KILLS,
           agent_restarted: counts.restarted,
           "of which the effect happened": counts.restartedAfterEffect,
+          undeliverable: counts.undeliverable,
           unexpected: counts.unexpected.length,
           seed: random.seed,
         };

@@ -93,7 +93,7 @@ describe("chaos: orchestrator restart", () => {
       }
 
       const emitted = await stopCounter(home);
-      const events = await settleEvents({ home, orchestratorDb: db, agentId: sensorId, emitted, cutOff: new Set(), timeoutMs: 90_000 });
+      const events = await settleEvents({ home, orchestratorDb: db, agentId: sensorId, emitted, timeoutMs: 90_000 });
       await waitUntil(() => (allFinal(db, stream.ids) ? true : undefined), `a final result for each of ${stream.ids.size} instructions`, 90_000).catch((error) => console.error(String(error)));
       await waitUntil(() => (effectProcesses(effects) === 0 ? true : undefined), "no command of the stream running", 30_000);
       const instructions = instructionCounts(db, stream.ids, effects);

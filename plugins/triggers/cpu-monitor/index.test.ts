@@ -96,7 +96,7 @@ test("cpu.high.resolved once when usage is back under the threshold, after an ag
   const second = await start({ threshold: 100.1, samples: 1 }, first.home);
   expect(await second.detect()).toEqual([]);
   expect(await second.detect()).toEqual([
-    { type: "cpu.high.resolved", severity: "low", dedupe_key: "total", tags: ["cpu"], data: expect.objectContaining({ cpu: "total", threshold: 100.1 }) },
+    { type: "cpu.high.resolved", severity: "low", dedupe_key: "total", tags: ["cpu"], data: expect.objectContaining({ cpu: "total", threshold: 100.1 }), id: expect.any(String) },
   ]);
   expect(await second.detect()).toEqual([]);
 });

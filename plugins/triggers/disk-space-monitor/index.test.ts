@@ -94,7 +94,7 @@ test("a missing path is disk.unavailable until it exists", async () => {
   expect(String(event!.data!.error)).toContain("ENOENT");
   expect(await detect()).toEqual([]);
   mkdirSync(path);
-  expect(await detect()).toEqual([{ type: "disk.unavailable.resolved", severity: "low", dedupe_key: `unavailable:${path}`, tags: ["disk"], data: { mount: path } }]);
+  expect(await detect()).toEqual([{ type: "disk.unavailable.resolved", severity: "low", dedupe_key: `unavailable:${path}`, tags: ["disk"], data: { mount: path }, id: expect.any(String) }]);
 });
 
 test("warning, critical, back, and a path no longer watched: one event each, across agent restarts", async () => {

@@ -65,6 +65,7 @@ test("a wrong status is http.down once; the next good answer is http.down.resolv
     severity: "high",
     data: { url: `${base()}/health`, reason: "status", status: 503, expected_status: "2xx or 3xx", latency_ms: expect.any(Number) },
     dedupe_key: `http.down:${base()}/health`,
+    id: expect.any(String),
   });
   expect(await check.detect(within())).toEqual([]); // still down: reported once
   mode.status = 200;
@@ -180,6 +181,7 @@ test("a certificate with fewer days left than tls_days_threshold is tls.expiring
           trust_error: expect.any(String),
         },
         dedupe_key: `tls.expiring:https://127.0.0.1:${tlsServer.port}/`,
+        id: expect.any(String),
       },
     ]);
     const validTo = Date.parse(events[0]!.data!.valid_to as string);

@@ -42,8 +42,8 @@ test("reports matching lines appended after start, with positional and named gro
   append("INFO fine\nERROR E42 disk full\nERROR E7 oops\n");
   const events = await tail.detect(within());
   expect(events).toEqual([
-    { type: "log.match", data: { path: log, line: "ERROR E42 disk full", offset: 38, truncated: false, groups: ["E42", "disk"], named: { code: "E42" } } },
-    { type: "log.match", data: { path: log, line: "ERROR E7 oops", offset: 58, truncated: false, groups: ["E7", "oops"], named: { code: "E7" } } },
+    { type: "log.match", data: { path: log, line: "ERROR E42 disk full", offset: 38, truncated: false, groups: ["E42", "disk"], named: { code: "E42" } }, id: expect.any(String) },
+    { type: "log.match", data: { path: log, line: "ERROR E7 oops", offset: 58, truncated: false, groups: ["E7", "oops"], named: { code: "E7" } }, id: expect.any(String) },
   ]);
   expect(await tail.detect(within())).toEqual([]);
 });

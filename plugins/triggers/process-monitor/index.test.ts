@@ -70,7 +70,7 @@ test("expect running: process.absent, resolved with the pid when it starts, abse
   const detect = await start({ pattern: sleeper.pattern });
   const [absent, ...rest] = await detect();
   expect(rest).toEqual([]);
-  expect(absent).toEqual({ type: "process.absent", severity: "high", dedupe_key: "absent", tags: ["process"], data: { pattern: sleeper.pattern, pids: [], count: 0, processes: [], expect: "running" } });
+  expect(absent).toEqual({ type: "process.absent", severity: "high", dedupe_key: "absent", tags: ["process"], data: { pattern: sleeper.pattern, pids: [], count: 0, processes: [], expect: "running" }, id: expect.any(String) });
   expect(await detect()).toEqual([]);
 
   const child = await sleeper.spawn();

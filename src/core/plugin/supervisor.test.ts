@@ -125,3 +125,50 @@ for (const runtime of RUNTIMES) {
     });
   });
 }
+
+describe("supervisor over stdio, one request at a time", () => {
+  test("a call that reaches its time limit while queued behind a slow one times out without killing the plugin", async () => {
+    const { plugin } = await supervised(RUNTIMES[1]!);
+    const slow = plugin.execute({ ...request("late"), parameters: { seconds: 1 } }, { timeoutMs: 5_000 });
+    expect(await codeOf(plugin.execute(request("echo"), { timeoutMs: 300 }))).toBe("timeout");
+    expect((await slow).status).toBe("completed");
+    expect(plugin.stats).toMatchObject({ kills: 0, timeouts: 1 });
+  });
+});
+
+describe("supervisor timers", () => {
+  test("no wait leaves a timer behind: a process whose plugin crashed exits once the supervisor stops", async () => {
+    // A crash mid-call (the wait for the end) and a call during the restart (the wait for it), with
+    // 20 s limits, then stop: the process must end at once, not when the 20 s timers would have fired.
+    const script = join(mkdtempSync(join(tmpdir(), "stavily-supervisor-")), "timers.ts");
+    homes.push(join(script, ".."));
+    await Bun.write(
+      script,
+      `
+      import { supervisePlugin } from ${JSON.stringify(join(import.meta.dir, "supervisor.ts"))};
+      import { PluginError } from ${JSON.stringify(join(import.meta.dir, "errors.ts"))};
+      const launch = { id: "fake", instance: "fake", limits: { memory: 0, cpu: 0, execution_time: 0 } };
+      const factory = () => {
+        let finish;
+        const exited = new Promise((resolve) => (finish = resolve));
+        return {
+          launch, exited, onEvent() {}, async start() {},
+          async execute() { finish({ reason: "crashed", code: 1 }); throw new PluginError("fake", { code: "crashed", message: "crashed" }); },
+          kill() { finish({ reason: "killed" }); }, async stop() { finish({ reason: "stopped" }); },
+        };
+      };
+      const logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } };
+      const plugin = supervisePlugin({ launch, factory, logger, controlTimeoutMs: 20_000, defaultCallTimeoutMs: 20_000, graceMs: 100, restartBaseMs: 10, restartCapMs: 10 });
+      await plugin.start();
+      const request = { id: "r", type: "t", parameters: {}, context: {}, variables: {}, timeout: 0, metadata: {} };
+      await plugin.execute(request).catch(() => {});
+      await plugin.execute(request).catch(() => {});
+      await plugin.stop();
+      `,
+    );
+    const started = Date.now();
+    const child = Bun.spawn([process.execPath, script], { stdout: "inherit", stderr: "inherit" });
+    expect(await child.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

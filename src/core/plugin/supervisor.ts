@@ -36,7 +36,10 @@ export interface SupervisorOptions {
 
 /** How long after the kill a runtime's own deadline falls. */
 const KILL_MARGIN_MS = 1_000;
-/** Codes of a call the runtime stopped waiting for, without the plugin's answer. */
+/**
+ * Codes of a call the runtime stopped waiting for, without the plugin's answer. Not `unsent`: a call
+ * aborted while it waited its turn (stdio) never reached the plugin, whose call in flight may be fine.
+ */
 const GAVE_UP = new Set(["cancelled", "aborted", "timeout"]);
 /** Codes of a call whose instance ended under it. */
 const DIED = new Set(["crashed", "killed"]);
@@ -112,8 +115,7 @@ export function supervisePlugin(options: SupervisorOptions) {
     if (state === "quarantined") throw fail("quarantined", `quarantined (${quarantineReason}); reload it to try again`);
     if (state === "stopped") throw fail("stopped", "stopped");
     if (!instance || state !== "running") {
-      const late = sleep(Math.max(0, deadline - Date.now())).then(() => "late" as const);
-      if ((await Promise.race([ready.then(() => "ready" as const), late])) === "late" || !instance || state !== "running") {
+      if ((await orLate(ready, deadline - Date.now())) === LATE || !instance || state !== "running") {
         throw fail("unavailable", `not running (${state})`, true);
       }
     }
@@ -182,7 +184,7 @@ export function supervisePlugin(options: SupervisorOptions) {
       if (ended) {
         // The supervisor notices the end before answering, so the next call waits for the restart
         // instead of reaching the dead instance.
-        await Promise.race([target.exited, sleep(options.controlTimeoutMs)]);
+        await orLate(target.exited, options.controlTimeoutMs);
       }
       if (timedOut) {
         stats.timeouts++;
@@ -273,3 +275,18 @@ export function supervisePlugin(options: SupervisorOptions) {
 }
 
 export type SupervisedPlugin = ReturnType<typeof supervisePlugin>;
+
+const LATE: unique symbol = Symbol("late");
+
+/**
+ * `promise`, or LATE after `ms`. The timer is cleared either way: one left running would hold the
+ * agent's process open after it stopped, for up to plugins.timeout (its exit waits for the event loop).
+ */
+async function orLate<T>(promise: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  const done = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(Math.max(0, ms), done.signal).then((): typeof LATE => LATE)]);
+  } finally {
+    done.abort();
+  }
+}

@@ -83,6 +83,14 @@ export interface DetectedEvent {
   dedupe_key?: string;
 }
 
+/**
+ * A detected event as a runtime hands it on. `id` is the worker runtime's for a `detect` event: the
+ * same when a run the agent did not live to commit is run again (stdio plugins and `watch` have none).
+ */
+export interface IdentifiedEvent extends DetectedEvent {
+  id?: string;
+}
+
 /** What an action plugin is asked to do (built from an orchestrator instruction). */
 export interface ActionRequest {
   id: string;
@@ -138,7 +146,7 @@ export interface PluginInstance {
   /** Loads the plugin and runs its init and start with the launch config. */
   start(options: CallOptions): Promise<void>;
   /** Triggers: one scheduled run. */
-  detect(options: CallOptions): Promise<DetectedEvent[]>;
+  detect(options: CallOptions): Promise<IdentifiedEvent[]>;
   /** Triggers with `watch`: pushed events arrive here until stop. */
   onEvent(listener: (event: DetectedEvent) => void): void;
   /** Actions: log lines the plugin writes during `execute` are passed to `onLog` as they come. */

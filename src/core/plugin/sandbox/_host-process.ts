@@ -41,6 +41,12 @@ export async function runPluginHost(): Promise<never> {
     }
     process.exit(code);
   };
+  // Bun does not end a process on an uncaught error while its top-level await is pending, as this one's
+  // is until stdin ends: plugin code throwing from a timer would leave its call unanswered until the
+  // deadline (and the plugin running on), where in a Worker (level worker) it ends the instance at once.
+  const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/\r?\n/g, "\\n").slice(0, 500);
+  process.on("uncaughtException", (error) => fatal(`uncaught in the plugin host: ${describe(error)}`, PLUGIN_HOST_EXIT.uncaught));
+  process.on("unhandledRejection", (reason) => fatal(`unhandled rejection in the plugin host: ${describe(reason)}`, PLUGIN_HOST_EXIT.uncaught));
   let code: number;
   try {
     code = await servePluginHost({ input: Bun.stdin.stream(), answer: (text) => line(out, text), log: (text) => line(err, text), fatal });

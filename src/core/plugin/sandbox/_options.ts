@@ -57,6 +57,8 @@ export const PLUGIN_HOST_EXIT = {
   usage: 2,
   /** The plugin's JS heap went over limits.memory. */
   memoryLimit: 3,
+  /** Plugin code threw where no call catches it (a timer, an unawaited promise). */
+  uncaught: 4,
 } as const;
 
 /** The system directories searched for `bwrap`/`prlimit` after PATH (an agent's PATH may be minimal). */

@@ -7,7 +7,7 @@
 import { createLineSplitter } from "../stdio/_lines.ts";
 import type { StdioRequest, WireActionRequest } from "../stdio/_wire.ts";
 import type { PluginErrorInfo, PluginLaunch } from "../types.ts";
-import type { CallMethod, HostMessage, StartArgs, WorkerMessage } from "../worker/_protocol.ts";
+import type { CallMethod, HostMessage, RunArgs, StartArgs, WorkerMessage } from "../worker/_protocol.ts";
 import { createWorkerRuntime } from "../worker/_runtime.ts";
 import { registerSdkModule } from "../worker/_sdk-module.ts";
 import { acceptActionOutput, acceptEvent, acceptEvents, acceptHealth } from "../worker/_validate.ts";
@@ -24,7 +24,8 @@ export interface HostIo {
   fatal(message: string, code: number): never;
 }
 
-type Answer = { action: string; success: boolean; data?: unknown; error?: PluginErrorInfo };
+/** `seq` first: the agent tells the host's answers from anything else on stdout by it (../stdio/_channel.ts). */
+type Answer = { seq?: number; action: string; success: boolean; data?: unknown; error?: PluginErrorInfo };
 
 /** Serves until stdin ends; resolves with the exit code. Calls are answered in the order they arrive. */
 export async function servePluginHost(io: HostIo, options: Partial<ServeOptions> = {}): Promise<number> {
@@ -47,6 +48,9 @@ export async function servePluginHost(io: HostIo, options: Partial<ServeOptions>
         return log(message.level, message.msg, message.fields);
       case "event":
         return pushEvent(message.event);
+      case "exec":
+        // The agent kills the group if this process ends first (a crash, a kill) with the child running.
+        return io.answer(`${JSON.stringify({ push: "exec", pid: message.pid, running: message.running })}\n`);
       case "heap":
         if (memoryLimit > 0 && message.bytes > memoryLimit) {
           io.fatal(`memory limit: the plugin's JS heap is ${message.bytes} bytes, over limits.memory ${memoryLimit}`, PLUGIN_HOST_EXIT.memoryLimit);
@@ -89,7 +93,7 @@ export async function servePluginHost(io: HostIo, options: Partial<ServeOptions>
       case "start":
         return undefined; // initialize already ran the plugin's init and start hooks
       case "detect_triggers":
-        return acceptEvents(await call("detect", [], deadline), opts.maxEvents);
+        return acceptEvents(await call("detect", [runArgs(request)], deadline), opts.maxEvents);
       case "execute_action": {
         const { requested_at: _, ...actionRequest } = request.action_request as WireActionRequest;
         const result = acceptActionOutput(await call("execute", [actionRequest], deadline));
@@ -100,7 +104,7 @@ export async function servePluginHost(io: HostIo, options: Partial<ServeOptions>
       case "get_health":
         return acceptHealth(await call("health", [], deadline));
       case "stop":
-        return call("stop", [], deadline);
+        return call("stop", [runArgs(request)], deadline);
       default:
         throw Object.assign(new Error(`${request.action}: not served by the plugin host`), { code: "bad_request" });
     }
@@ -117,14 +121,15 @@ export async function servePluginHost(io: HostIo, options: Partial<ServeOptions>
       io.answer(`${JSON.stringify({ error: `invalid request: ${(error as Error).message}` })}\n`);
       return;
     }
+    const seq = typeof request.seq === "number" ? { seq: request.seq } : {};
     queue = queue.then(async () => {
       let answer: Answer;
       try {
         const data = await handle(request);
-        answer = { action: request.action, success: true, ...(data === undefined ? {} : { data }) };
+        answer = { ...seq, action: request.action, success: true, ...(data === undefined ? {} : { data }) };
       } catch (error) {
         const { message, code, retryable } = error as { message?: string; code?: string; retryable?: boolean };
-        answer = { action: request.action, success: false, error: { message: message ?? String(error), code: code ?? "invalid_output", retryable: retryable === true } };
+        answer = { ...seq, action: request.action, success: false, error: { message: message ?? String(error), code: code ?? "invalid_output", retryable: retryable === true } };
       }
       io.answer(`${safeJson(answer)}\n`);
     });
@@ -139,6 +144,11 @@ export async function servePluginHost(io: HostIo, options: Partial<ServeOptions>
   splitter.end();
   await queue;
   return 0;
+}
+
+/** The agent says whether it took the last detect's events; the worker commits that run's state only then. */
+function runArgs(request: StdioRequest): RunArgs {
+  return { taken: request.taken === true };
 }
 
 const OOM = "Out of memory";
@@ -158,7 +168,7 @@ function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value);
   } catch (error) {
-    const action = (value as { action?: unknown })?.action;
-    return JSON.stringify({ action, success: false, error: { message: `the plugin returned a value that cannot be sent: ${(error as Error).message}`, code: "invalid_output" } });
+    const { seq, action } = (value ?? {}) as { seq?: unknown; action?: unknown };
+    return JSON.stringify({ seq, action, success: false, error: { message: `the plugin returned a value that cannot be sent: ${(error as Error).message}`, code: "invalid_output" } });
   }
 }

@@ -109,9 +109,11 @@ describe("level process: a TypeScript plugin in `stavily plugin-host`", () => {
     const first = new Promise<DetectedEvent>((resolve) => instance.onEvent(resolve));
     await instance.start(within());
     expect(await first).toMatchObject({ type: "watch.started", data: { instance: "agt_test" } });
+    // The worker runtime's ids cross the relay as the events' own (not metadata.event_id).
+    const uuid = expect.stringMatching(/^[\da-f]{8}-[\da-f]{4}-8[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/);
     expect(await instance.detect(within())).toEqual([
-      { type: "cpu.high", severity: "medium", data: { load: 97.5 }, metadata: {}, dedupe_key: "cpu" },
-      { type: "mem.high", data: {}, metadata: {}, tags: ["x"] },
+      { type: "cpu.high", severity: "medium", data: { load: 97.5 }, metadata: {}, dedupe_key: "cpu", id: uuid },
+      { type: "mem.high", data: {}, metadata: {}, tags: ["x"], id: uuid },
     ]);
     await instance.stop(within());
     const log = fs.readFileSync(launch.logFile, "utf8");

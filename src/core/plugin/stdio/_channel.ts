@@ -2,7 +2,10 @@
  * Requests and answers over one child's stdin/stdout. The protocol has no request ids, so one request is
  * in flight at a time and the next waits its turn; each has its own deadline. A request that misses its
  * deadline still owns the next answer line: that late answer is discarded before anything else is sent,
- * so answers never shift onto the wrong request.
+ * so answers never shift onto the wrong request. Sequenced (the extended protocol), each request carries a
+ * `seq` its answer repeats, and a line without the one awaited is noise, never an answer: plugin code that
+ * prints a JSON object to fd 1 cannot answer for its host. A request aborted before it was written rejects as
+ * `unsent`: the plugin never saw it, so nothing is owed and no one need kill the plugin over it.
  */
 import * as v from "valibot";
 import { PluginError } from "../errors.ts";
@@ -21,6 +24,8 @@ interface Pending {
   reject(error: PluginError): void;
   hooks: CallHooks;
   sent: boolean;
+  /** Sequenced channels: the `seq` the request was written with. */
+  seq?: number;
   cleanup(): void;
 }
 
@@ -36,11 +41,14 @@ export interface Channel {
   readonly closed: boolean;
 }
 
-export function createChannel(pluginId: string, maxAnswerBytes: number, write: (line: string) => void): Channel {
+export function createChannel(pluginId: string, maxAnswerBytes: number, write: (line: string) => void, options: { sequenced?: boolean } = {}): Channel {
+  const sequenced = options.sequenced === true;
   const queue: Pending[] = [];
   let inFlight: Pending | undefined;
   /** The action of a request that missed its deadline and whose answer has not come yet. */
   let owed: string | undefined;
+  let owedSeq: number | undefined;
+  let nextSeq = 1;
   let closedWith: PluginErrorInfo | undefined;
 
   const fail = (info: PluginErrorInfo, cause?: unknown) => new PluginError(pluginId, info, cause);
@@ -65,8 +73,9 @@ export function createChannel(pluginId: string, maxAnswerBytes: number, write: (
     inFlight = next;
     next.sent = true;
     next.hooks.onFlight?.(true);
+    if (sequenced) next.seq = nextSeq++;
     try {
-      write(`${JSON.stringify(next.request)}\n`);
+      write(`${JSON.stringify(sequenced ? { ...next.request, seq: next.seq } : next.request)}\n`);
     } catch (error) {
       settle(next, { error: fail({ message: `${next.request.action}: cannot write to the plugin`, code: "crashed" }, error) });
       pump();
@@ -75,7 +84,10 @@ export function createChannel(pluginId: string, maxAnswerBytes: number, write: (
 
   /** Deadline or abort: a request already written leaves its answer owed. */
   const expire = (pending: Pending, info: PluginErrorInfo) => {
-    if (pending === inFlight) owed = pending.request.action;
+    if (pending === inFlight) {
+      owed = pending.request.action;
+      owedSeq = pending.seq;
+    }
     settle(pending, { error: fail(info) });
     pump();
   };
@@ -94,6 +106,32 @@ export function createChannel(pluginId: string, maxAnswerBytes: number, write: (
     settle(pending, { error: fail({ message: `${action}: invalid answer: ${where}: ${issue?.message ?? "invalid"}`, code: "invalid_output" }) });
   };
 
+  /** The answering side writes `seq` first, so even a line too long to parse shows whose answer it is. */
+  const receiveSequenced = (line: Line): Received => {
+    const answers = (seq: number | undefined) => seq !== undefined && line.text.startsWith(`{"seq":${seq},`);
+    if (owed !== undefined && answers(owedSeq)) {
+      owed = undefined;
+      owedSeq = undefined;
+      pump();
+      return "late";
+    }
+    if (!inFlight || !answers(inFlight.seq)) return "noise";
+    const action = inFlight.request.action;
+    if (line.truncated) {
+      settle(inFlight, { error: fail({ message: `${action}: answer longer than ${maxAnswerBytes} bytes`, code: "invalid_output" }) });
+    } else {
+      let value: unknown;
+      try {
+        value = JSON.parse(line.text);
+      } catch {
+        value = undefined;
+      }
+      answer(value, inFlight);
+    }
+    pump();
+    return "answer";
+  };
+
   return {
     get closed() {
       return closedWith !== undefined;
@@ -104,7 +142,8 @@ export function createChannel(pluginId: string, maxAnswerBytes: number, write: (
         if (closedWith) return reject(fail(closedWith));
         const { signal, deadline } = options;
         if (signal?.aborted) return reject(fail({ message: `${request.action}: aborted`, code: "cancelled" }, signal.reason));
-        const onAbort = () => expire(pending, { message: `${request.action}: aborted`, code: "cancelled" });
+        const onAbort = () =>
+          expire(pending, pending.sent ? { message: `${request.action}: aborted`, code: "cancelled" } : { message: `${request.action}: aborted before it was sent`, code: "unsent" });
         const timer = setTimeout(
           () => expire(pending, { message: `${request.action}: no answer by the deadline`, code: "timeout", retryable: true }),
           Math.max(0, deadline - Date.now()),
@@ -127,6 +166,7 @@ export function createChannel(pluginId: string, maxAnswerBytes: number, write: (
     },
 
     receive(line) {
+      if (sequenced) return receiveSequenced(line);
       // Too long to parse; only a line that starts like a JSON object can have been the answer.
       if (line.truncated) {
         if (!line.text.trimStart().startsWith("{")) return "noise";

@@ -2,11 +2,12 @@
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/index.ts";
 import { PluginError } from "../errors.ts";
-import type { CallOptions, DetectedEvent, PluginErrorInfo, PluginExit, PluginInstance, PluginLaunch } from "../types.ts";
+import type { CallOptions, DetectedEvent, IdentifiedEvent, PluginErrorInfo, PluginExit, PluginInstance, PluginLaunch } from "../types.ts";
 import type { CallHooks } from "./_channel.ts";
 import { STDIO_DEFAULTS, type StdioOptions } from "./_options.ts";
 import { type ChildExit, describeExit, type PluginProcess, startPluginProcess } from "./_process.ts";
 import type { StdioCommand } from "./_spawn.ts";
+import { killExecGroups } from "../worker/context/_exec.ts";
 import { type Answer, actionRequestToWire, errorInfo, errorText, ShapeError, type StdioRequest, toActionResult, toEvents, toHealth } from "./_wire.ts";
 
 export interface StdioDeps {
@@ -30,7 +31,15 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
   let forced = false;
   let child: PluginProcess | undefined;
   const extended = deps.command?.extended === true;
+  /** The plugin host's last detect's events were checked and handed on: it may commit that run's ctx.state. */
+  let taken = false;
   const eventListeners: ((event: DetectedEvent) => void)[] = [];
+  /**
+   * Process groups of the plugin host's ctx.exec children still running (each left the child's group
+   * with setsid). Not inside bwrap: those pids are the sandbox's own, and its pid namespace ends with it.
+   */
+  const execGroups = new Set<number>();
+  const tracksExec = extended && !deps.command?.wrap;
   let finish!: (exit: PluginExit) => void;
   const exited = new Promise<PluginExit>((resolve) => (finish = resolve));
 
@@ -41,6 +50,7 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
   };
   const onEnded = (exit: ChildExit) => {
     state = "ended";
+    killExecGroups(execGroups);
     const message = describeExit(exit);
     if (intent === "kill" || (intent === "stop" && forced)) finish({ reason: "killed", code: exit.code, message });
     else if (intent === "stop") finish({ reason: "stopped", code: exit.code, message });
@@ -58,6 +68,11 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
     throw fail({ message, code: "plugin_error", ...(extended ? errorInfo(answer.error) : {}) });
   };
   const deliver = (push: Record<string, unknown>) => {
+    if (push.push === "exec") {
+      const pid = push.pid;
+      if (!tracksExec || !Number.isInteger(pid) || (pid as number) <= 1 || typeof push.running !== "boolean") return;
+      return void (push.running ? execGroups.add(pid as number) : execGroups.delete(pid as number));
+    }
     if (push.push !== "event") return child?.log.write("host", `unknown push ${JSON.stringify(push.push)} (dropped)`);
     let events: DetectedEvent[];
     try {
@@ -125,8 +140,12 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
     },
 
     async detect(callOptions) {
-      const answer = succeed(await call({ action: "detect_triggers" }, callOptions));
-      return shaped<DetectedEvent[]>("detect_triggers", () => toEvents(answer.data));
+      const previous = taken;
+      taken = false;
+      const answer = succeed(await call({ action: "detect_triggers", ...(extended ? { taken: previous } : {}) }, callOptions));
+      const events = shaped<IdentifiedEvent[]>("detect_triggers", () => toEvents(answer.data, extended));
+      taken = !callOptions.signal?.aborted; // as the worker host: an aborted caller drops the answer
+      return events;
     },
 
     onEvent(listener) {
@@ -178,7 +197,7 @@ export function createStdioInstance(launch: PluginLaunch, deps: StdioDeps = {}):
         }, termAt - Date.now());
         void running.ended.then(() => clearTimeout(termTimer));
         try {
-          const answer = await running.channel.call({ action: "stop", ...(extended ? { deadline: termAt } : {}) }, { deadline: termAt, signal: callOptions.signal });
+          const answer = await running.channel.call({ action: "stop", ...(extended ? { deadline: termAt, taken } : {}) }, { deadline: termAt, signal: callOptions.signal });
           if (!answer.success) running.log.write("host", `stop answered success: false: ${errorText(answer.error) ?? ""}`);
         } catch (error) {
           running.log.write("host", `stop: ${errorMessage(error)}`);

@@ -87,7 +87,7 @@ export async function startPluginProcess(launch: PluginLaunch, deadline: number,
 
 function wire(child: ReturnType<typeof spawnChild>, log: PluginLog, launch: PluginLaunch, deps: ProcessDeps): PluginProcess {
   const { options } = deps;
-  const channel = createChannel(launch.id, options.maxAnswerBytes, (line) => child.stdin.write(line));
+  const channel = createChannel(launch.id, options.maxAnswerBytes, (line) => child.stdin.write(line), { sequenced: deps.command?.extended === true });
   const gate = createRateGate(options.logLinesPerSecond);
   const reportDropped = (count: number) => log.write("host", `${count} output lines dropped (over ${options.logLinesPerSecond} lines/s)`);
   const cut = (line: Line) => (line.text.length > options.maxLogLineBytes || line.truncated ? `${line.text.slice(0, options.maxLogLineBytes)} …[${line.bytes} bytes]` : line.text);

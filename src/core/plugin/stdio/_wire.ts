@@ -5,7 +5,7 @@
  * every request is answered by `{"action", "success", "data"?, "error"?}` with the request's action.
  */
 import * as v from "valibot";
-import type { ActionRequest, ActionResult, DetectedEvent, PluginErrorInfo, PluginHealth, PluginLaunch } from "../types.ts";
+import type { ActionRequest, ActionResult, IdentifiedEvent, PluginErrorInfo, PluginHealth, PluginLaunch } from "../types.ts";
 
 export type StdioAction =
   | "get_info"
@@ -27,7 +27,12 @@ export type StdioRequest = (
   | { action: "execute_action"; action_request: WireActionRequest }
   | { action: "send"; batch: readonly unknown[] }
   | { action: Exclude<StdioAction, "initialize" | "execute_action" | "send"> }
-) & { deadline?: number };
+) & {
+  deadline?: number;
+  seq?: number;
+  /** Extension (README), on detect_triggers and stop: the agent took the last detect's events. */
+  taken?: boolean;
+};
 
 /** `ActionRequest` of interface.go, plus `variables`; `timeout` in seconds, as `ActionRequest.timeout`. */
 export interface WireActionRequest {
@@ -63,6 +68,8 @@ export type Answer = v.InferOutput<typeof AnswerSchema>;
  * not JSON: no action. It answers the request in flight, so it fails that call as `plugin_error`.
  */
 export const BareErrorSchema = v.looseObject({ error: v.string() });
+
+const RunId = v.pipe(v.string(), v.uuid());
 
 const SeveritySchema = v.picklist(["low", "medium", "high", "critical"]);
 
@@ -118,15 +125,21 @@ export function errorText(error: v.InferOutput<typeof WireError> | null | undefi
   return typeof error === "string" ? error : error.message;
 }
 
-export function toEvents(data: unknown): DetectedEvent[] {
+/**
+ * `runIds`: the child is the agent's plugin host, whose `id` is the worker runtime's event id (kept as
+ * the event's own); a plugin's own `id` is kept in metadata as `event_id`.
+ */
+export function toEvents(data: unknown, runIds = false): IdentifiedEvent[] {
   // One event or null, as the plugins answer; a list is accepted too.
   if (data == null) return [];
   const events = Array.isArray(data) ? parse(v.array(EventSchema), data, "detect_triggers data") : [parse(EventSchema, data, "detect_triggers data")];
   return events.map((event) => {
-    const origin = { event_id: event.id, source: event.source, timestamp: event.timestamp };
+    if (runIds && event.id != null && !v.is(RunId, event.id)) throw new ShapeError(`detect_triggers data: id: not a UUID: ${JSON.stringify(event.id).slice(0, 100)}`);
+    const origin = { event_id: runIds ? undefined : event.id, source: event.source, timestamp: event.timestamp };
     const metadata: Record<string, unknown> = { ...event.metadata };
     for (const [key, value] of Object.entries(origin)) if (value != null && !(key in metadata)) metadata[key] = value;
-    const out: DetectedEvent = { type: event.type, data: event.data ?? {}, metadata };
+    const out: IdentifiedEvent = { type: event.type, data: event.data ?? {}, metadata };
+    if (runIds && event.id != null) out.id = event.id;
     if (event.severity != null) out.severity = event.severity;
     if (event.tags != null) out.tags = event.tags;
     if (event.dedupe_key != null) out.dedupe_key = event.dedupe_key;

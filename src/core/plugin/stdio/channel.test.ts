@@ -57,6 +57,35 @@ describe("stdio channel", () => {
     expect(written).toHaveLength(1);
   });
 
+  test("a queued call aborted before it is written rejects as unsent and owes nothing", async () => {
+    const { channel, written, say } = setup();
+    const first = channel.call({ action: "get_health" }, soon());
+    const controller = new AbortController();
+    const queued = channel.call({ action: "start" }, { ...soon(), signal: controller.signal });
+    controller.abort();
+    expect(await codeOf(queued)).toBe("unsent");
+    // The call in flight still gets its own answer.
+    say({ action: "get_health", success: true });
+    expect((await first).action).toBe("get_health");
+    expect(written).toHaveLength(1);
+  });
+
+  test("sequenced: only a line with the awaited seq answers; a late answer is known by its own seq", async () => {
+    const written: string[] = [];
+    const channel = createChannel("p", 100, (line) => written.push(line), { sequenced: true });
+    const say = (text: string) => channel.receive({ text, truncated: false, bytes: text.length });
+    const first = channel.call({ action: "start" }, { deadline: Date.now() + 10 });
+    expect(await codeOf(first)).toBe("timeout");
+    const second = channel.call({ action: "start" }, soon());
+    // Junk, even shaped like an answer, is noise; the expired call's answer is late; then the second is written.
+    expect(say('{"action":"start","success":true}')).toBe("noise");
+    expect(say('{"seq":1,"action":"start","success":true}')).toBe("late");
+    expect(JSON.parse(written[1]!)).toEqual({ action: "start", seq: 2 });
+    expect(say('{"seq":1,"action":"start","success":false}')).toBe("noise");
+    expect(say('{"seq":2,"action":"start","success":true,"data":7}')).toBe("answer");
+    expect((await second).data).toBe(7);
+  });
+
   test("shape problems are invalid_output, the plugins' bare error is plugin_error", async () => {
     const { channel, say } = setup();
     const wrong = channel.call({ action: "start" }, soon());

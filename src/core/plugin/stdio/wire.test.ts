@@ -27,6 +27,13 @@ describe("wire shapes", () => {
     expect(() => toEvents({ data: {} })).toThrow("detect_triggers data: type");
   });
 
+  test("from the agent's plugin host, `id` is the worker runtime's event id and must be a UUID", () => {
+    const id = "0b7e6c1e-5f0a-8d2b-9c3e-1a2b3c4d5e6f";
+    expect(toEvents([{ type: "x", id, data: {} }], true)).toEqual([{ type: "x", id, data: {}, metadata: {} }]);
+    expect(toEvents([{ type: "x" }], true)).toEqual([{ type: "x", data: {}, metadata: {} }]);
+    expect(() => toEvents([{ type: "x", id: "cpu-high-1" }], true)).toThrow("detect_triggers data: id: not a UUID");
+  });
+
   test("an ActionResult as service_restart.py builds it", () => {
     const failed = { id: "a1", status: "failed", error: "Service x not found (simulated)", started_at: "t", duration: 1.2, metadata: {} };
     expect(toActionResult(failed, "a1")).toEqual({ status: "failed", error: { message: "Service x not found (simulated)", code: "plugin_error" } });

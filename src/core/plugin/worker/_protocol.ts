@@ -24,13 +24,32 @@ export type WorkerMessage =
   /** A `watch` trigger pushed an event. */
   | { t: "event"; event: unknown }
   /** The worker VM's JS heap (bun:jsc heapSize), sent while launch.limits.memory is set. */
-  | { t: "heap"; bytes: number };
+  | { t: "heap"; bytes: number }
+  /**
+   * A `ctx.exec` child started (running) or ended. Each leads a process group of its own, which the
+   * plugin's end does not reach: the host kills the groups still running when the instance ends.
+   */
+  | { t: "exec"; pid: number; running: boolean };
 
 /** The `start` call's one argument. */
 export interface StartArgs {
   launch: PluginLaunch;
   /** How often the worker reports its heap when launch.limits.memory > 0. */
   heapReportMs: number;
+  /**
+   * Where the worker records the pids of its running ctx.exec children (0 = a free slot), shared with
+   * the host: messages still queued when a worker is terminated are dropped, this memory is not.
+   */
+  execSlots?: Int32Array;
+}
+
+/** The `detect` and `stop` calls' one argument. */
+export interface RunArgs {
+  /**
+   * The host took the events of the last `detect` (checked them and handed them on to be spooled):
+   * only then does the worker commit that run's ctx.state writes.
+   */
+  taken: boolean;
 }
 
 export { BUILTIN_PREFIX } from "../types.ts";

@@ -8,7 +8,7 @@ import type { ActionPlugin, AnyPlugin, OutputPlugin, TriggerPlugin } from "../..
 import type { ActionRequest, PluginLaunch } from "../types.ts";
 import { createContext, createServices, type Services } from "./context/index.ts";
 import { loadPlugin, validateConfig } from "./_load.ts";
-import { type CallMethod, type HostMessage, type StartArgs, toErrorInfo, type WorkerMessage } from "./_protocol.ts";
+import { type CallMethod, type HostMessage, type RunArgs, type StartArgs, toErrorInfo, type WorkerMessage } from "./_protocol.ts";
 
 export const RUNTIME_DEFAULTS = { maxFileBytes: 100 * 1024 * 1024 };
 
@@ -29,10 +29,10 @@ export function createWorkerRuntime(post: Post, env: { path: string }) {
   const methods: Record<CallMethod, (signal: AbortSignal, id: number, args: unknown[]) => Promise<unknown>> = {
     async start(signal, id, [args]) {
       if (plugin) throw Object.assign(new Error("already started"), { code: "already_started" });
-      const { launch, heapReportMs } = args as StartArgs;
+      const { launch, heapReportMs, execSlots } = args as StartArgs;
       const loadedPlugin = await loadPlugin(launch);
       const config = await validateConfig(loadedPlugin, launch.config);
-      const made = createServices(launch, config, post, { path: env.path, maxFileBytes: RUNTIME_DEFAULTS.maxFileBytes });
+      const made = createServices(launch, config, post, { path: env.path, maxFileBytes: RUNTIME_DEFAULTS.maxFileBytes, execSlots });
       const ctx = createContext(made, signal, id);
       await loadedPlugin.init?.(ctx);
       await loadedPlugin.start?.(ctx);
@@ -42,10 +42,17 @@ export function createWorkerRuntime(post: Post, env: { path: string }) {
       if (launch.limits.memory > 0) reportHeap(heapReportMs);
       return undefined;
     },
-    async detect(signal, id) {
+    async detect(signal, id, [args]) {
       const { plugin: p, services: s } = loaded();
       const detect = (p as TriggerPlugin).detect;
-      return detect ? ((await detect.call(p, createContext(s, signal, id))) ?? null) : null;
+      if (!detect) return null;
+      const run = s.state.beginRun((args as RunArgs | undefined)?.taken === true);
+      const value = await run.within(() => Promise.resolve(detect.call(p, createContext(s, signal, id))));
+      const events = value === null || value === undefined ? [] : Array.isArray(value) ? value : [value];
+      // Aborted (past its deadline, cancelled), the host has given up on the run: not ended, its writes are dropped.
+      if (!signal.aborted) run.end(events.length);
+      // The host checks each event, this id included; what is not an object it refuses as it is.
+      return events.map((event, index) => (typeof event === "object" && event !== null && !Array.isArray(event) ? { ...event, id: run.eventId(index) } : event));
     },
     async execute(signal, id, [request]) {
       const { plugin: p, services: s } = loaded();
@@ -64,10 +71,11 @@ export function createWorkerRuntime(post: Post, env: { path: string }) {
       const { plugin: p, services: s } = loaded();
       return (await p.health?.(createContext(s, signal, id))) ?? null;
     },
-    async stop(signal, id) {
+    async stop(signal, id, [args]) {
       watching.abort(new Error("stopping"));
       if (!plugin || !services) return undefined;
       try {
+        services.state.commitRun((args as RunArgs | undefined)?.taken === true);
         await plugin.stop?.(createContext(services, signal, id));
       } finally {
         services.state.close();

@@ -3,7 +3,7 @@
  * global scope with plugin code, which can post anything.
  */
 import * as v from "valibot";
-import type { ActionResult, DetectedEvent, PluginErrorInfo, PluginHealth } from "../types.ts";
+import type { ActionResult, DetectedEvent, IdentifiedEvent, PluginErrorInfo, PluginHealth } from "../types.ts";
 import type { LogLevelName, WorkerMessage } from "./_protocol.ts";
 
 const record = v.record(v.string(), v.unknown());
@@ -16,6 +16,9 @@ const EventSchema = v.strictObject({
   tags: v.optional(v.array(v.string())),
   dedupe_key: v.optional(v.string()),
 });
+
+/** A `detect` event also carries the id the worker runtime gave it (see context/_state.ts). */
+const RunEventSchema = v.strictObject({ ...EventSchema.entries, id: v.optional(v.pipe(v.string(), v.uuid())) });
 
 const ErrorInfoSchema = v.object({
   message: v.string(),
@@ -48,10 +51,10 @@ function check<T>(what: string, schema: v.GenericSchema<unknown, T>, value: unkn
 }
 
 /** `detect` may return one event, a list, or nothing; the agent always gets a list. */
-export function acceptEvents(value: unknown, maxEvents: number): DetectedEvent[] {
+export function acceptEvents(value: unknown, maxEvents: number): IdentifiedEvent[] {
   const list = value === null || value === undefined ? [] : Array.isArray(value) ? value : [value];
   if (list.length > maxEvents) throw new Error(`invalid events: ${list.length} in one run, at most ${maxEvents}`);
-  return list.map((item, index) => check(`event ${index}`, EventSchema, item) as DetectedEvent);
+  return list.map((item, index) => check(`event ${index}`, RunEventSchema, item) as IdentifiedEvent);
 }
 
 export function acceptEvent(value: unknown): DetectedEvent {
@@ -96,6 +99,8 @@ export function parseWorkerMessage(data: unknown): WorkerMessage | undefined {
       return { t: "event", event: m.event };
     case "heap":
       return typeof m.bytes === "number" && Number.isFinite(m.bytes) ? { t: "heap", bytes: m.bytes } : undefined;
+    case "exec":
+      return Number.isInteger(m.pid) && (m.pid as number) > 1 && typeof m.running === "boolean" ? { t: "exec", pid: m.pid as number, running: m.running } : undefined;
     default:
       return undefined;
   }

@@ -26,14 +26,19 @@ async function rejection(promise: Promise<unknown>): Promise<PluginError> {
   return error as PluginError;
 }
 
+/** The worker runtime's id of a detect event: a UUIDv8 (context/_state.ts). */
+const RUN_ID = expect.stringMatching(/^[\da-f]{8}-[\da-f]{4}-8[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/);
+
 describe("triggers", () => {
-  test("detect returns the plugin's events, checked", async () => {
+  test("detect returns the plugin's events, checked, each with the worker's id", async () => {
     const { instance } = await started("trigger.ts", "trigger");
     await instance.start(within());
-    expect(await instance.detect(within())).toEqual([
-      { type: "cpu.high", severity: "medium", data: { load: 97.5 }, dedupe_key: "cpu" },
-      { type: "mem.high", tags: ["x"] },
+    const events = await instance.detect(within());
+    expect(events).toEqual([
+      { type: "cpu.high", severity: "medium", data: { load: 97.5 }, dedupe_key: "cpu", id: RUN_ID },
+      { type: "mem.high", tags: ["x"], id: RUN_ID },
     ]);
+    expect(events[0]!.id).not.toBe(events[1]!.id);
   });
 
   test("one event or none are returned as a list", async () => {
@@ -64,12 +69,33 @@ describe("triggers", () => {
     expect(error.message).toContain("invalid event 1 at type");
   });
 
+  test("a run's ctx.state is committed at the next run or at stop; after a kill the run repeats, ids and all", async () => {
+    const home = temp.make();
+    const launch = makeLaunch(home, "trigger.ts", "trigger", { config: { mode: "count" } });
+    const run = async (end: "kill" | "stop", runs: number) => {
+      const instance = running.track(createWorkerInstance(launch, { logger: recordingLogger() }));
+      await instance.start(within());
+      const events = [];
+      for (let i = 0; i < runs; i++) events.push(...(await instance.detect(within())));
+      if (end === "stop") await instance.stop(within());
+      else instance.kill();
+      await instance.exited;
+      return events.map((event) => ({ n: event.data?.n, id: event.id }));
+    };
+    const [zero, one] = await run("kill", 2); // run 0 committed when run 1 began; run 1 never
+    expect(zero!.n).toBe(0);
+    expect(await run("stop", 1)).toEqual([one!]); // the same run again, with the same id, then committed at stop
+    const [two] = await run("kill", 1);
+    expect(two!.n).toBe(2);
+    expect(new Set([zero!.id, one!.id, two!.id]).size).toBe(3);
+  });
+
   test("a detect that throws rejects with plugin_error; the next run works", async () => {
     const { instance } = await started("trigger.ts", "trigger", { mode: "throw-once" });
     await instance.start(within());
     const error = await rejection(instance.detect(within()));
     expect(error).toMatchObject({ code: "plugin_error", message: "plugin trigger: detect: first run fails" });
-    expect(await instance.detect(within())).toEqual([{ type: "recovered" }]);
+    expect(await instance.detect(within())).toEqual([{ type: "recovered", id: RUN_ID }]);
   });
 });
 

@@ -5,13 +5,14 @@
  */
 import type { Logger, LogLevel } from "../../log/index.ts";
 import { PluginError } from "../errors.ts";
-import type { ActionRequest, CallOptions, DetectedEvent, PluginExit, PluginInstance, PluginLaunch } from "../types.ts";
+import type { ActionRequest, CallOptions, DetectedEvent, IdentifiedEvent, PluginExit, PluginInstance, PluginLaunch } from "../types.ts";
 import { FLOOD_DEFAULTS, type FloodLimits } from "./_flood.ts";
 import { workerEntryUrl } from "./_entry-url.ts";
 import { createPluginLog, type PluginLog } from "./_plugin-log.ts";
-import type { CallMethod, StartArgs } from "./_protocol.ts";
+import type { CallMethod, RunArgs, StartArgs } from "./_protocol.ts";
 import { acceptActionOutput, acceptEvent, acceptEvents, acceptHealth, acceptNothing, parseWorkerMessage } from "./_validate.ts";
 import { createRpc, type CallSpec } from "./rpc.ts";
+import { killExecGroups } from "./context/_exec.ts";
 
 export interface WorkerHostOptions {
   /** Where plugin log lines go; default a JSON log file at launch.logFile. */
@@ -51,6 +52,15 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
   let resolveExited!: (exit: PluginExit) => void;
   const exited = new Promise<PluginExit>((resolve) => (resolveExited = resolve));
   const eventListeners: ((event: DetectedEvent) => void)[] = [];
+  /**
+   * Process groups of ctx.exec children still running, which a terminated worker cannot kill itself: the
+   * worker records them in shared memory (read at the end even if the worker was cut off mid-storm), and
+   * by message when the table is full.
+   */
+  const execGroups = new Set<number>();
+  const execSlots = new Int32Array(new SharedArrayBuffer(4 * EXEC_SLOTS));
+  /** The last detect's events were checked and handed on: its ctx.state writes may be committed. */
+  let taken = false;
 
   const rpc = createRpc(launch.id, (message) => {
     if (!worker) throw new Error("no worker");
@@ -61,6 +71,8 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
   function finish(exit: PluginExit) {
     if (ended) return;
     ended = true;
+    for (const pid of execSlots) if (pid > 1) execGroups.add(pid);
+    killExecGroups(execGroups);
     if (exit.reason === "crashed" || exit.reason === "exited") rpc.closeAll({ message: exit.message ?? "the worker ended", code: "crashed" });
     else rpc.closeAll({ message: exit.reason === "killed" ? "killed" : "stopped", code: exit.reason });
     void log?.close(); // reports dropped log lines synchronously, before anyone sees the exit
@@ -81,6 +93,8 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
         return deliver(message.event);
       case "heap":
         return checkHeap(message.bytes);
+      case "exec":
+        return void (message.running ? execGroups.add(message.pid) : execGroups.delete(message.pid));
     }
   }
 
@@ -144,11 +158,16 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
         finish({ reason: "crashed", message: `cannot create the worker: ${(cause as Error).message}` });
         throw new PluginError(launch.id, { message: `start: cannot create the worker: ${(cause as Error).message}`, code: "crashed" }, cause);
       }
-      const args: StartArgs = { launch, heapReportMs: opts.heapReportMs };
+      const args: StartArgs = { launch, heapReportMs: opts.heapReportMs, execSlots };
       await call("start", [args], options, { accept: acceptNothing });
     },
     async detect(options) {
-      return (await call("detect", [], options, { accept: (value) => acceptEvents(value, opts.maxEvents) })) as DetectedEvent[];
+      const args: RunArgs = { taken };
+      taken = false;
+      const events = (await call("detect", [args], options, { accept: (value) => acceptEvents(value, opts.maxEvents) })) as IdentifiedEvent[];
+      // An aborted caller drops what comes back (the supervisor past its limit): not taken.
+      taken = !options.signal?.aborted;
+      return events;
     },
     onEvent(listener) {
       eventListeners.push(listener);
@@ -171,7 +190,8 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
       }
       let failure: unknown;
       try {
-        await call("stop", [], options, { accept: acceptNothing });
+        const args: RunArgs = { taken };
+        await call("stop", [args], options, { accept: acceptNothing });
       } catch (problem) {
         failure = problem;
       }
@@ -187,6 +207,9 @@ export function createWorkerInstance(launch: PluginLaunch, options: Partial<Work
     },
   };
 }
+
+/** ctx.exec children a worker tracks in shared memory at once; more are reported by message. */
+const EXEC_SLOTS = 1024;
 
 /** Bun's ErrorEvent message carries a source excerpt; the `error: …` line is the part worth reporting. */
 function uncaughtMessage(event: Event): string {

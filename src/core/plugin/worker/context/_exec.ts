@@ -11,7 +11,11 @@ export const EXEC_DEFAULTS = { timeoutMs: 30_000, maxOutputBytes: 1024 * 1024 };
 
 export type PluginExec = (argv: string[], options?: ExecOptions, signal?: AbortSignal) => Promise<ExecResult>;
 
-export function createPluginExec(launch: PluginLaunch, basePath: string): PluginExec {
+/**
+ * `onChild` hears of each child when it starts and when it ends: the host kills the groups still
+ * running when the instance ends, however it ends (a plugin that exits or is killed never aborts them).
+ */
+export function createPluginExec(launch: PluginLaunch, basePath: string, onChild?: (pid: number, running: boolean) => void): PluginExec {
   const allowed = launch.permissions.exec;
   const which = (name: string) => Bun.which(name, { PATH: basePath }) ?? undefined;
 
@@ -45,6 +49,7 @@ export function createPluginExec(launch: PluginLaunch, basePath: string): Plugin
       // setsid(): the child leads a new process group, so killing -pid reaches its children too.
       detached: true,
     });
+    onChild?.(proc.pid, true);
     let timedOut = false;
     let aborted = false;
     const stdout = readCapped(proc.stdout, opts.maxOutputBytes);
@@ -80,8 +85,21 @@ export function createPluginExec(launch: PluginLaunch, basePath: string): Plugin
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      onChild?.(proc.pid, false);
     }
   };
+}
+
+/** SIGKILL to the groups of ctx.exec children an instance left running when it ended; one already gone is no error. */
+export function killExecGroups(groups: Set<number>): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // gone already, or no process groups here (Windows)
+    }
+  }
+  groups.clear();
 }
 
 function killGroup(proc: { pid: number; kill(signal?: number | NodeJS.Signals): void }) {

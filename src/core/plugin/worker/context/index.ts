@@ -28,13 +28,25 @@ export interface ServiceOptions {
   path: string;
   /** Largest file ctx.fs reads or writes. */
   maxFileBytes: number;
+  /** Shared with the host: pids of the running ctx.exec children (StartArgs.execSlots). */
+  execSlots?: Int32Array;
+}
+
+/** Claims a free slot for a started child, or frees its slot; false when the table is full (or the pid not in it). */
+function recordChild(slots: Int32Array, pid: number, running: boolean): boolean {
+  const [from, to] = running ? [0, pid] : [pid, 0];
+  for (let i = 0; i < slots.length; i++) if (Atomics.compareExchange(slots, i, from, to) === from) return true;
+  return false;
 }
 
 export function createServices(launch: PluginLaunch, config: Record<string, unknown>, post: Services["post"], options: ServiceOptions): Services {
   return {
     launch,
     config,
-    exec: createPluginExec(launch, options.path),
+    exec: createPluginExec(launch, options.path, (pid, running) => {
+      // The shared table when there is one (level worker) and it has room; else a message (the plugin host).
+      if (!options.execSlots || !recordChild(options.execSlots, pid, running)) post({ t: "exec", pid, running });
+    }),
     fs: createPluginFs(launch, { maxFileBytes: options.maxFileBytes }),
     state: createPluginState(launch.stateDir, launch.instance),
     system: createPluginSystem(),

@@ -18,6 +18,14 @@ export default defineAction({
         const result = await ctx.exec(p.argv, p.options);
         return { data: { ...result } };
       }
+      case "exec-walk-away": {
+        // Starts a child and walks away from it: exits, or never looks at its signal again.
+        void ctx.exec(p.argv, { timeoutMs: 600_000 }).catch(() => {});
+        await Bun.sleep(200);
+        ctx.logger.info("walking away");
+        if (p.then === "exit") process.exit(5);
+        for (;;) {}
+      }
       case "state-set":
         ctx.state.set(p.key, p.value);
         return {};

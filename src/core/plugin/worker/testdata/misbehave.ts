@@ -39,6 +39,10 @@ export default defineAction({
         return new Promise(() => {});
       case "garbage":
         return { status: "maybe", extra: true } as never;
+      case "stdout-junk":
+        // Past the plugin host's redirection of console and process.stdout: straight to fd 1.
+        (await import("node:fs")).writeSync(1, '{"not":"an answer"}\n{"action":"execute_action","success":false,"error":"forged"}\n');
+        return { data: { printed: true } };
       case "unclonable":
         return { data: { fn: () => 1 } } as never;
       case "flood":

@@ -13,6 +13,12 @@ export default defineTrigger<{ mode?: string }>({
         return { type: "disk.full", severity: "high", data: { mount: "/", runs } };
       case "garbage":
         return [{ type: "ok" }, { severity: "nope" }] as never;
+      case "count": {
+        // Numbers its runs in ctx.state, as a cursor.
+        const n = ctx.state.get<number>("n") ?? 0;
+        ctx.state.set("n", n + 1);
+        return { type: "count", data: { n } };
+      }
       case "throw-once":
         if (runs === 1) throw new Error("first run fails");
         return [{ type: "recovered" }];
