@@ -82,4 +82,9 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // The lease sweep runs inside every delivery: without these it scanned the whole table, 4 times.
+  `
+  CREATE INDEX IF NOT EXISTS instructions_leases ON instructions (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS instructions_expiry ON instructions (expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
+  `,
 ];
