@@ -14,8 +14,8 @@ import { loadConfig, type Config } from "../src/core/config/index.ts";
 import { binaryName, hostTarget, TARGETS } from "../scripts/build.ts";
 import { hostBinary } from "./support/binary.ts";
 import { repoRoot, runCli } from "./support/cli.ts";
-import { canSandbox, composeValue, dockerfile, dockerIgnored, dockerignore, execForm, freePort, sandboxedAgent } from "./support/deployments.ts";
-import { killAll, startProcess, waitUntil } from "./support/process.ts";
+import { canSandbox, composeValue, dockerfile, dockerIgnored, dockerignore, execForm, sandboxedAgent } from "./support/deployments.ts";
+import { freePort, killAll, startProcess, waitUntil } from "./support/process.ts";
 
 const DOCKER = join(repoRoot, "deployments", "docker");
 const K8S = join(repoRoot, "deployments", "kubernetes");

@@ -18,14 +18,6 @@ const TRIGGER = "ticks";
 const PLUGINS = join(import.meta.dir, "fixtures", "plugins");
 const FINAL = new Set(["completed", "failed", "timeout", "cancelled"]);
 
-/** A free port on 127.0.0.1, so an orchestrator can come back at the same address. */
-export function freePort(): number {
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
-
 /** Starts the orchestrator on a fixed port, trying again while the old process's port is not free yet. */
 export async function orchestratorAt(binary: string, db: string, port: number, lease: string): Promise<Orchestrator> {
   return waitUntil(async () => {

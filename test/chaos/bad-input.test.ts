@@ -25,7 +25,7 @@ import { gzip, sha256, tar, zip } from "../../src/core/plugin/install/_testkit.t
 import { startOrchestrator, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { account, duplicates, scale, scenarioTimeout } from "../support/chaos.ts";
-import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
 const ADMIN = "bad-input-admin-token-0123456789";
 const ACTION = "bad-input-action";
@@ -714,13 +714,6 @@ test(
 );
 
 // ---- helpers ---------------------------------------------------------------------------------------------
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 /** Log fields are JSON-quoted: `error="… \"x\" …"`. Patterns are written against the plain text. */
 function unescaped(text: string): string {

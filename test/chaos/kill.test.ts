@@ -11,14 +11,13 @@ import { join } from "node:path";
 import type { Orchestrator } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { account, chaosRandom, scale, scenarioTimeout } from "../support/chaos.ts";
-import { killAll, startProcess, waitUntil } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil } from "../support/process.ts";
 import {
   actionConfig,
   allFinal,
   createInstructionStream,
   createScene,
   effectProcesses,
-  freePort,
   instructionCounts,
   killNine,
   orchestratorAt,

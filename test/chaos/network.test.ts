@@ -13,7 +13,7 @@ import { startOrchestrator, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
 import { account, chaosRandom, duplicates, scale, scenarioTimeout } from "../support/chaos.ts";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../support/fault-proxy.ts";
-import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
 const ADMIN = "chaos-network-admin-token-0123";
 const PLUGINS = join(import.meta.dir, "..", "e2e", "fixtures", "plugins");
@@ -42,13 +42,6 @@ async function orchestrator(name: string, port = 0): Promise<Orchestrator> {
   const db = join(dir, `${name}.db`);
   const started = await startOrchestrator(binary, { db, listen: `127.0.0.1:${port}`, adminToken: ADMIN, lease: LEASE });
   return { ...started, db };
-}
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /**

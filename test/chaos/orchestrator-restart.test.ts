@@ -11,14 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostBinary } from "../support/binary.ts";
 import { account, chaosRandom, scale, scenarioTimeout } from "../support/chaos.ts";
-import { killAll, startProcess, waitUntil } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil } from "../support/process.ts";
 import {
   actionConfig,
   allFinal,
   createInstructionStream,
   createScene,
   effectProcesses,
-  freePort,
   instructionCounts,
   nextOutput,
   orchestratorAt,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { startOrchestrator as startShared, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
-import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
 const ADMIN = "test-admin-token-0123456789";
 const FINAL = ["completed", "failed", "timeout", "cancelled"];
@@ -166,14 +166,6 @@ function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-/** A free port on 127.0.0.1, for an orchestrator that must come back at the same address. */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 describe("stavily action runs instructions", () => {

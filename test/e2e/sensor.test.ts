@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOrchestrator as startShared, writeAgentConfig } from "../support/agents.ts";
 import { hostBinary } from "../support/binary.ts";
-import { killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { freePort, killAll, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 
 const ADMIN = "sensor-e2e-admin-token-0123";
 const PLUGINS = join(import.meta.dir, "fixtures", "plugins");
@@ -23,14 +23,6 @@ afterAll(async () => {
   await killAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** A free port on 127.0.0.1, so the orchestrator can come back on the same address. */
-function freePort(): number {
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
 
 async function orchestrator(db: string, port: number): Promise<{ process: TestProcess; url: string }> {
   return startShared(binary, { db, listen: `127.0.0.1:${port}`, adminToken: ADMIN });

@@ -49,13 +49,6 @@ export function dockerIgnored(path: string, patterns: string[]): boolean {
 /** Compose's `${VAR:-default}` with nothing set, as a fresh checkout runs it. */
 export const composeValue = (value: unknown) => String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
 
-export function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
-
 function agentPid(pid: number, binary: string): number {
   if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(binary)) return pid;
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number);

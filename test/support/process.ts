@@ -85,3 +85,11 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined> | T | und
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
 }
+
+/** A free port on 127.0.0.1, for a server that must come back at the same address. */
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
