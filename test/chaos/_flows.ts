@@ -2,7 +2,8 @@
  * What the kill-9 and orchestrator-restart scenarios share: a sensor whose `counter` trigger numbers
  * its events across restarts, a stream of shell-command instructions whose effect is one line in a
  * file, and the accounting of both, read from the files the processes leave behind (the
- * orchestrator's SQLite file, the sensor's spool and trigger state, the effect file).
+ * orchestrator's SQLite file, the sensor's spool and trigger state, the effect file). The other
+ * scenarios read the same files and processes through the helpers here.
  */
 import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -16,7 +17,8 @@ export const ADMIN = "chaos-admin-token-0123456789";
 export const PER_RUN = 5;
 const TRIGGER = "ticks";
 const PLUGINS = join(import.meta.dir, "fixtures", "plugins");
-const FINAL = new Set(["completed", "failed", "timeout", "cancelled"]);
+/** The statuses an instruction ends with. */
+export const FINAL: ReadonlySet<string> = new Set(["completed", "failed", "timeout", "cancelled"]);
 
 /** Starts the orchestrator on a fixed port, trying again while the old process's port is not free yet. */
 export async function orchestratorAt(binary: string, db: string, port: number, lease: string): Promise<Orchestrator> {
@@ -30,8 +32,8 @@ export async function orchestratorAt(binary: string, db: string, port: number, l
   }, `the orchestrator listening on port ${port}`, 30_000);
 }
 
-/** Opens the orchestrator's SQLite file read-only (WAL readers do not block it) for one query. */
-function readDb<T>(file: string, read: (db: Database) => T): T {
+/** Opens a SQLite file read-only (WAL readers do not block its writer) for one query. */
+export function readDb<T>(file: string, read: (db: Database) => T): T {
   const db = new Database(file, { readonly: true });
   try {
     return read(db);
@@ -201,18 +203,34 @@ function instructionRows(orchestratorDb: string, ids: ReadonlyMap<string, string
   return new Map(rows.filter((row) => wanted.has(row.id)).map((row) => [row.id, row]));
 }
 
-/** Processes still running a command of the stream (left behind by a killed agent: they run to their end). */
-export function effectProcesses(effects: string): number {
-  let count = 0;
+export interface ProcessEntry {
+  pid: number;
+  /** Its process group. */
+  pgid: number;
+  cmdline: string;
+}
+
+/** The live processes of the machine, from /proc (zombies left out: dead already, waiting to be reaped). */
+export function processes(): ProcessEntry[] {
+  const found: ProcessEntry[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(effects)) count++;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z") continue;
+      found.push({ pid: Number(entry), pgid: Number(fields[2]), cmdline: readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ") });
     } catch {
       // gone meanwhile
     }
   }
-  return count;
+  return found;
+}
+
+/** Processes still running a command of the stream (left behind by a killed agent: they run to their end). */
+export function effectProcesses(effects: string): number {
+  return processes().filter((p) => p.cmdline.includes(effects)).length;
 }
 
 /**
