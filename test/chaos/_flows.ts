@@ -205,6 +205,7 @@ function instructionRows(orchestratorDb: string, ids: ReadonlyMap<string, string
 
 export interface ProcessEntry {
   pid: number;
+  ppid: number;
   /** Its process group. */
   pgid: number;
   cmdline: string;
@@ -220,7 +221,7 @@ export function processes(): ProcessEntry[] {
       // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (fields[0] === "Z") continue;
-      found.push({ pid: Number(entry), pgid: Number(fields[2]), cmdline: readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ") });
+      found.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]), cmdline: readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ") });
     } catch {
       // gone meanwhile
     }

@@ -1,6 +1,6 @@
 /**
- * The life of an agent, shared by sensor and action: config → home (locked) → logger → API client →
- * register → heartbeat → the runtime's own loops, until a signal.
+ * The life of an agent, shared by sensor and action: config → home (locked) → logger → leftovers of an
+ * earlier run reaped → API client → register → heartbeat → the runtime's own loops, until a signal.
  *
  * SIGTERM/SIGINT: stop taking work, let in-flight work finish for up to `agent.shutdown_grace`,
  * cancel what is left, send one `offline` heartbeat, exit 0. A second signal stops at once.
@@ -15,6 +15,7 @@ import { acquireHomeLock, prepareAgentHome, type AgentHome } from "../home/index
 import { createAuditLog, type AuditLog } from "../audit/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { loadCatalog } from "../plugin/catalog.ts";
+import { reapLeftovers } from "../plugin/reap.ts";
 import { createAgentMetrics, startAgentServer, type AgentServer } from "../server/index.ts";
 import { beat, heartbeatLoop } from "./heartbeat.ts";
 import { registerLoop } from "./register.ts";
@@ -74,6 +75,8 @@ export async function runAgent({ load, runtime }: RunAgentOptions): Promise<numb
   const audit = createAuditLog({ ...config.security.audit, agent_id: agent.id, onError: (error) => log().error("audit log", error instanceof Error ? error : new Error(errorMessage(error))) });
   audit.record("config.load", { file: loaded.file ?? null, agent_type: agent.type, version: buildInfo().version });
   if (lock.takenOver) log().warn("took over the home of an agent that did not stop cleanly", { previous_pid: lock.previous?.pid });
+  // Before any plugin starts: what an earlier run of this home left running must not act for it now.
+  await reapLeftovers(home.root, logger.child("plugins"));
 
   const pluginSummary = async () => (runtime.plugins ? await runtime.plugins() : {});
   let server: AgentServer | undefined;

@@ -124,7 +124,7 @@ export async function createPluginHost(options: PluginHostOptions) {
     const { manifest } = entry(id, kind);
     const where = instance === id ? `plugins.config.${id}` : `${instance}.config`;
     const pluginConfig = assertPluginConfig(manifest, { ...(config.plugins.config[id] ?? {}), ...instanceConfig }, where);
-    const launch = { ...toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox }), secrets: grantedSecrets(id) };
+    const launch = { ...toLaunch(manifest, { home, agent, instance, config: pluginConfig, sandbox: config.security.sandbox }), secrets: grantedSecrets(id), agentHome: home.root };
     // A stdio child's cwd: without it the spawn fails with an ENOENT that names the interpreter.
     mkdirSync(launch.workDir, { recursive: true, mode: 0o750 });
     const supervised = supervisePlugin({

@@ -9,6 +9,12 @@ export type PluginKind = "trigger" | "action" | "output";
 
 /** `PluginLaunch.entry` of a plugin compiled into the binary: `builtin:<id>` (registry: plugins/all.ts). */
 export const BUILTIN_PREFIX = "builtin:";
+/**
+ * Set to `PluginLaunch.agentHome` in the environment of every process started for a plugin (stdio
+ * plugins, ctx.exec children), after the plugin's own: what an agent restarted after a kill -9 finds
+ * its predecessor's leftovers by (reap.ts).
+ */
+export const AGENT_HOME_ENV = "STAVILY_AGENT_HOME";
 export type PluginRuntimeType = "bun" | "python" | "node" | "bash" | "executable";
 export type Severity = "low" | "medium" | "high" | "critical";
 
@@ -44,6 +50,11 @@ export interface PluginLaunch {
   stateDir: string;
   permissions: PluginPermissions;
   limits: PluginLimits;
+  /**
+   * Absolute path of the home of the agent running the plugin (set by the agents' plugin host, not by
+   * `plugin run`): marks its processes with AGENT_HOME_ENV. Without it, they are not marked.
+   */
+  agentHome?: string;
   /** Extra environment declared for the plugin (stdio children get only these plus a scrubbed base). */
   env?: Record<string, string>;
   /**

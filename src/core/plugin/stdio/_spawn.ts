@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { PluginLaunch, PluginRuntimeType } from "../types.ts";
+import { AGENT_HOME_ENV, type PluginLaunch, type PluginRuntimeType } from "../types.ts";
 
 export type StdioRuntime = Exclude<PluginRuntimeType, "bun">;
 
@@ -48,6 +48,7 @@ export function buildChildEnv(launch: PluginLaunch, parent: Record<string, strin
     STAVILY_STATE_DIR: launch.stateDir,
     STAVILY_LOG_FILE: launch.logFile,
   });
+  if (launch.agentHome) env[AGENT_HOME_ENV] = launch.agentHome;
   return { env, ignored };
 }
 

@@ -29,6 +29,13 @@ describe("child environment", () => {
       STAVILY_LOG_FILE: launch.logFile,
     });
   });
+
+  test("the agent's home marks the child, and neither env nor a secret can change it", () => {
+    const launch = { ...makeLaunch({ env: { STAVILY_AGENT_HOME: "/elsewhere" } }), agentHome: "/var/lib/stavily/agent-7", secrets: { STAVILY_AGENT_HOME: "/x" } };
+    const { env, ignored } = buildChildEnv(launch, { PATH: "/usr/bin", STAVILY_AGENT_HOME: "/parent" });
+    expect(ignored).toEqual(["STAVILY_AGENT_HOME"]);
+    expect(env.STAVILY_AGENT_HOME).toBe("/var/lib/stavily/agent-7");
+  });
 });
 
 describe("command line", () => {

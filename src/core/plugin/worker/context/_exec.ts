@@ -4,7 +4,7 @@
  */
 import { isAbsolute } from "node:path";
 import type { ExecOptions, ExecResult } from "../../../../sdk/types.ts";
-import type { PluginLaunch } from "../../types.ts";
+import { AGENT_HOME_ENV, type PluginLaunch } from "../../types.ts";
 import { badRequest, permissionDenied } from "./_denied.ts";
 
 export const EXEC_DEFAULTS = { timeoutMs: 30_000, maxOutputBytes: 1024 * 1024 };
@@ -17,6 +17,7 @@ export type PluginExec = (argv: string[], options?: ExecOptions, signal?: AbortS
  */
 export function createPluginExec(launch: PluginLaunch, basePath: string, onChild?: (pid: number, running: boolean) => void): PluginExec {
   const allowed = launch.permissions.exec;
+  const marker: Record<string, string> = launch.agentHome ? { [AGENT_HOME_ENV]: launch.agentHome } : {};
   const which = (name: string) => Bun.which(name, { PATH: basePath }) ?? undefined;
 
   /** An absolute path that is either listed itself or what a listed name resolves to. */
@@ -42,7 +43,8 @@ export function createPluginExec(launch: PluginLaunch, basePath: string, onChild
     const proc = Bun.spawn({
       cmd: [executable, ...argv.slice(1)],
       cwd: opts.cwd ?? launch.workDir,
-      env: { PATH: basePath, ...launch.env, ...opts.env },
+      // The marker last: a plugin cannot hide a child from the next start's reaper (reap.ts).
+      env: { PATH: basePath, ...launch.env, ...opts.env, ...marker },
       stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
       stdout: "pipe",
       stderr: "pipe",

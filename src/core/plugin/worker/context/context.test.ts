@@ -101,6 +101,12 @@ describe("ctx.exec", () => {
     expect((result.data?.stdout as string).length).toBe(1000);
   });
 
+  test("the child carries the agent's home, which neither the launch env nor the call's env can change", async () => {
+    const run = await caps({ permissions: permissions({ exec: ["sh"] }), agentHome: "/var/lib/stavily/agent-x", env: { STAVILY_AGENT_HOME: "/launch" } });
+    const result = await run("exec", { argv: ["sh", "-c", "echo $STAVILY_AGENT_HOME"], options: { env: { STAVILY_AGENT_HOME: "/call" } } });
+    expect(result).toMatchObject({ status: "completed", data: { exitCode: 0, stdout: "/var/lib/stavily/agent-x\n" } });
+  });
+
   test("a timeout kills the whole process group", async () => {
     const run = await caps({ permissions: permissions({ exec: ["sh"] }) });
     const started = Date.now();
