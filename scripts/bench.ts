@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { BYTECODE_DEFAULT, BuildUsageError, ROOT, TARGETS, binaryName, buildFacts, buildTarget, hostTarget, type Target } from "./build.ts";
+import { BYTECODE_DEFAULT, BuildUsageError, ROOT, TARGETS, binaryName, buildFacts, buildTarget, hostTarget, runScript, type Target } from "./build.ts";
 import { peakRssMb, summarize, timer, wallTimesMs, type RunOptions } from "./_measure.ts";
 import { actionFigures } from "./bench/action.ts";
 import { pluginFigures } from "./bench/plugins.ts";
@@ -193,11 +193,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = error instanceof BuildUsageError ? 2 : 1;
-  }
-}
+if (import.meta.main) await runScript(main);

@@ -44,6 +44,16 @@ export class BuildUsageError extends Error {
   override name = "BuildUsageError";
 }
 
+/** A script's entry: exit 0/1, or 2 for a usage error; the message alone, without a stack. */
+export async function runScript(main: (argv: string[]) => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = error instanceof BuildUsageError ? 2 : 1;
+  }
+}
+
 /** What `stavily version` reports; the same for every target of one build. */
 export interface BuildFacts {
   version: string;
@@ -221,11 +231,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = error instanceof BuildUsageError ? 2 : 1;
-  }
-}
+if (import.meta.main) await runScript(main);

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { tarGz, zip, type Entry } from "./_archive.ts";
-import { binaryName, buildFacts, buildTarget, BuildUsageError, formatBuilt, parseTargets, ROOT, writeChecksums, type BuildFacts, type Target } from "./build.ts";
+import { binaryName, buildFacts, buildTarget, BuildUsageError, formatBuilt, parseTargets, ROOT, runScript, writeChecksums, type BuildFacts, type Target } from "./build.ts";
 
 /** What every archive holds besides the executable: path in the repository → path in the archive. */
 export const EXTRAS: Record<string, string> = {
@@ -152,11 +152,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = error instanceof BuildUsageError ? 2 : 1;
-  }
-}
+if (import.meta.main) await runScript(main);
