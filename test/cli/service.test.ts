@@ -78,7 +78,8 @@ describe("stavily service install (systemd)", () => {
       "ExecReload=/bin/kill -HUP $MAINPID",
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
-      "ProtectHome=yes",
+      // The sensor watches disks and logs under /home; the action agent never sees them.
+      "ProtectHome=read-only",
       "PrivateTmp=yes",
       "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
       "Restart=on-failure",
@@ -86,6 +87,7 @@ describe("stavily service install (systemd)", () => {
     ]) {
       expect(template).toContain(`\n${line}\n`);
     }
+    expect(shippedFiles().find((item) => item.file === "deployments/systemd/stavily-action@.service")!.text).toContain("\nProtectHome=yes\n");
     const instance = readFileSync(dropIn(root, "sensor", "web-01"), "utf8");
     expect(instance).toContain("\nUser=stavily\nGroup=stavily\nReadWritePaths=\nReadWritePaths=/var/lib/stavily/agent-web-01\nTimeoutStopSec=45s\n");
   });
