@@ -3,6 +3,7 @@
  * output collected, waited on by content with a deadline, and always killed at the end.
  */
 import type { Subprocess } from "bun";
+import { readFileSync } from "node:fs";
 import { cleanEnv } from "./cli.ts";
 
 export interface TestProcess {
@@ -92,4 +93,22 @@ export function freePort(): number {
   const port = listener.port;
   listener.stop(true);
   return port;
+}
+
+/** Whether a pid is gone (or a zombie nobody has reaped yet: it runs no more code either). Linux /proc. */
+export function isGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** Whether `pid` is gone within `ms` (no event announces a process's end to a non-parent). */
+export async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  // A pid read from garbage (NaN, 0) has no /proc entry and would look gone.
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`goneWithin: not a pid: ${pid}`);
+  for (const deadline = Date.now() + ms; !isGone(pid); await Bun.sleep(20)) if (Date.now() > deadline) return false;
+  return true;
 }

@@ -15,6 +15,7 @@ import { createWorkerInstance } from "../../../src/core/plugin/worker/index.ts";
 import { instances, recordingLogger, request, settleWithin, tempDirs, within } from "../../../src/core/plugin/worker/_test-support.ts";
 import { BUILTIN_PLUGINS } from "../../all.ts";
 import { ConfigSchema } from "./_config.ts";
+import { goneWithin } from "../../../test/support/process.ts";
 
 const temp = tempDirs();
 const running = instances();
@@ -226,22 +227,3 @@ test("plugin.yaml and the plugin's config schema agree on every field and defaul
   expect(Object.keys(manifest().configuration).sort()).toEqual(Object.keys(fromPlugin).sort());
 });
 
-async function goneWithin(pid: number, ms: number): Promise<boolean> {
-  expect(pid).toBeGreaterThan(0);
-  const deadline = Date.now() + ms;
-  while (!isGone(pid)) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
-
-/** Gone, or a zombie waiting for init to reap it (killed either way). */
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}

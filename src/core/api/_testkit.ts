@@ -3,29 +3,17 @@
  * 127.0.0.1 that record every hit, a recording logger, and certificates made with openssl.
  * Tests wait on recorded hits (promises), never on sleeps.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
 import { createApiClient } from "./client.ts";
 import type { ApiClientOptions } from "./types.ts";
+import { tempDirs as makeTempDirs } from "../../../test/support/temp.ts";
 
 export const TOKEN = "test-token-0123456789";
 
-export function tempDirs() {
-  const dirs: string[] = [];
-  return {
-    make(): string {
-      const dir = mkdtempSync(join(tmpdir(), "stavily-api-"));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup(): void {
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export const tempDirs = () => makeTempDirs("stavily-api-");
 
 /** A real config: defaults, then `set`, through the loader. Fast retries and a loose rate limit unless set. */
 export function makeConfig(baseDir: string, baseUrl: string, set: string[] = []): Config {

@@ -1,23 +1,11 @@
 /** Helpers for audit tests (here and in test/cli): a real log across rotations, and ways to tamper with it. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { auditFiles } from "./_files.ts";
 import { createAuditLog, type AuditLogOptions } from "./_log.ts";
+import { tempDirs as makeTempDirs } from "../../../test/support/temp.ts";
 
-export function tempDirs() {
-  const dirs: string[] = [];
-  return {
-    make(): string {
-      const dir = mkdtempSync(join(tmpdir(), "stavily-audit-"));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup(): void {
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export const tempDirs = () => makeTempDirs("stavily-audit-");
 
 export function auditOptions(dir: string, overrides: Partial<AuditLogOptions> = {}): AuditLogOptions {
   return { enabled: true, log_file: join(dir, "audit.log"), max_size: 0, max_backups: 0, max_age: 0, agent_id: "web-01", ...overrides };

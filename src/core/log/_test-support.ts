@@ -1,22 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LogIO, LogStream } from "./_sink.ts";
+import { tempDirs as makeTempDirs } from "../../../test/support/temp.ts";
 
 /** A temp directory per test, removed by `cleanup`. */
-export function tempDirs() {
-  const dirs: string[] = [];
-  return {
-    make(): string {
-      const dir = mkdtempSync(join(tmpdir(), "stavily-log-"));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup(): void {
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export const tempDirs = () => makeTempDirs("stavily-log-");
 
 /** A stream that records what is written; `isTTY` as given. */
 export function memoryStream(isTTY?: boolean): LogStream & { text(): string; lines(): string[] } {

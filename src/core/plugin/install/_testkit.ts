@@ -9,11 +9,6 @@ import zlib from "node:zlib";
 import YAML from "yaml";
 import type { PluginManifestInfo } from "./_bundle.ts";
 
-/** A fresh directory under the system temp dir; removed by `cleanup`. */
-export function tempDir(prefix = "stavily-install-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
 /** Writes `files` (relative path → content) below `dir`. */
 export function writeTree(dir: string, files: Record<string, string>): string {
   for (const [name, content] of Object.entries(files)) {

@@ -3,21 +3,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { StavilyError } from "../../errors.ts";
 import { installPlugin, listInstalled } from "./index.ts";
-import { sh, tempDir, validate, writeTree } from "./_testkit.ts";
+import { sh, validate, writeTree } from "./_testkit.ts";
+import { tempDirs } from "../../../../test/support/temp.ts";
 
 const TESTDATA = path.join(import.meta.dir, "testdata");
 
-let dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
-
-function scratch(): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("stavily-install-");
+afterEach(() => temp.cleanup());
+const scratch = () => temp.make();
 
 /** testdata/ts-plugin copied out, with testdata/tiny-pkg installed into its node_modules by npm (offline). */
 function pluginWithDependency(): string {

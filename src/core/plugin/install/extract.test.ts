@@ -3,20 +3,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { StavilyError } from "../../errors.ts";
 import { extractArchive, type WriteLimits } from "./_extract.ts";
-import { gzip, sh, tar, tempDir, writeTree, zip } from "./_testkit.ts";
+import { gzip, sh, tar, writeTree, zip } from "./_testkit.ts";
+import { tempDirs } from "../../../../test/support/temp.ts";
 
 const LIMITS: WriteLimits = { maxBytes: 1024 * 1024, maxEntries: 100 };
-let dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
-
-function scratch(): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("stavily-install-");
+afterEach(() => temp.cleanup());
+const scratch = () => temp.make();
 
 /** Writes `bytes` as an archive file in a fresh directory and extracts it into `<dir>/out`. */
 async function extract(bytes: Uint8Array, limits = LIMITS) {

@@ -4,7 +4,8 @@ import path from "node:path";
 import { StavilyError } from "../../errors.ts";
 import { type InstallOptions, type InstallSource, installPlugin, listInstalled, remove, rollback } from "./index.ts";
 import { lockPlugin } from "./_lock.ts";
-import { gitCommit, gzip, pluginFiles, sh, sha256, startServer, type TestServer, tar, tempDir, validate, writeTree } from "./_testkit.ts";
+import { gitCommit, gzip, pluginFiles, sh, sha256, startServer, type TestServer, tar, validate, writeTree } from "./_testkit.ts";
+import { tempDirs } from "../../../../test/support/temp.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -12,17 +13,9 @@ beforeAll(() => {
 });
 afterAll(() => server.stop());
 
-let dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
-
-function scratch(): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("stavily-install-");
+afterEach(() => temp.cleanup());
+const scratch = () => temp.make();
 
 function setup(): { pluginsDir: string; options: InstallOptions } {
   const pluginsDir = path.join(scratch(), "plugins");

@@ -3,19 +3,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { StavilyError } from "../../errors.ts";
 import { installPlugin, validateManifest } from "./index.ts";
-import { tempDir, writeTree } from "./_testkit.ts";
+import { writeTree } from "./_testkit.ts";
+import { tempDirs } from "../../../../test/support/temp.ts";
 
-let dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
-
-function scratch(): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("stavily-install-");
+afterEach(() => temp.cleanup());
+const scratch = () => temp.make();
 
 const MANIFEST = (version: string, entry = "main.ts") => `plugin:
   id: "echo"

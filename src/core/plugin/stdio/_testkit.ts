@@ -44,15 +44,7 @@ export function makeLaunch(overrides: Partial<PluginLaunch> = {}): PluginLaunch 
 /** Call options whose deadline is `ms` from now. */
 export const within = (ms: number) => ({ deadline: Date.now() + ms });
 
-/** Whether a pid is gone (or a zombie nobody has reaped yet: it runs no more code either). */
-export function isGone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
+export { isGone } from "../../../../test/support/process.ts";
 
 /** Waits for a condition with a deadline, checking every 10 ms (for states no event announces, like a pid's end). */
 export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {

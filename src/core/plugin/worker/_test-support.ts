@@ -1,25 +1,13 @@
 /** Helpers for the worker host tests: launches in temp dirs, a logger that records, deadlines. */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "../../log/index.ts";
 import type { ActionRequest, PluginInstance, PluginKind, PluginLaunch } from "../types.ts";
+import { tempDirs as makeTempDirs } from "../../../../test/support/temp.ts";
 
 export const TESTDATA = resolve(import.meta.dir, "testdata");
 
-export function tempDirs() {
-  const dirs: string[] = [];
-  return {
-    make(): string {
-      const dir = mkdtempSync(join(tmpdir(), "stavily-worker-"));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup(): void {
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export const tempDirs = () => makeTempDirs("stavily-worker-");
 
 /** A launch of testdata/<file> (or `builtin:<id>`) with its dirs under `home`. */
 export function makeLaunch(home: string, entry: string, kind: PluginKind, overrides: Partial<PluginLaunch> = {}): PluginLaunch {

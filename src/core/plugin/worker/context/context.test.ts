@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { PluginLaunch } from "../../types.ts";
 import { instances, makeLaunch, recordingLogger, request, tempDirs, within } from "../_test-support.ts";
 import { createWorkerInstance } from "../host.ts";
+import { goneWithin } from "../../../../../test/support/process.ts";
 
 const temp = tempDirs();
 const running = instances();
@@ -121,24 +122,6 @@ describe("ctx.exec", () => {
   });
 });
 
-async function goneWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!isGone(pid)) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
-
-/** Gone, or a zombie waiting for init to reap it (killed either way). */
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
 
 describe("ctx.state", () => {
   test("persists across instances of one plugin", async () => {
