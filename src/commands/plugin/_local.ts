@@ -13,8 +13,8 @@ import { createLogger, LOGGING_DEFAULTS, type Logger } from "../../core/log/inde
 import { bundleIfNeeded } from "../../core/plugin/install/index.ts";
 import { DEFAULT_LIMITS } from "../../core/plugin/install/index.ts";
 import { assertPluginConfig, formatProblem, toLaunch, validatePluginConfig, type PluginManifest } from "../../core/plugin/manifest/index.ts";
-import { runtimeFactory } from "../../core/plugin/host.ts";
-import type { AgentIdentity, PluginHostFactory, PluginLaunch } from "../../core/plugin/types.ts";
+import { agentIdentity, runtimeFactory } from "../../core/plugin/host.ts";
+import type { PluginHostFactory, PluginLaunch } from "../../core/plugin/types.ts";
 
 export interface LocalPlugin {
   launch: PluginLaunch;
@@ -58,13 +58,7 @@ export async function prepareLocal(manifest: PluginManifest, options: LocalOptio
   try {
     const home = prepareAgentHome(options.agentHome ? config.agent.base_dir : temp, config.agent.id);
     const runnable = options.bundle ? await bundledCopy(manifest, temp) : manifest;
-    const agent: AgentIdentity = {
-      id: config.agent.id,
-      type: config.agent.type,
-      name: config.agent.name,
-      environment: config.agent.environment,
-      tags: config.agent.tags,
-    };
+    const agent = agentIdentity(config);
     const launch = toLaunch(runnable, { home, agent, instance: manifest.id, config: pluginConfig, sandbox: config.security.sandbox });
     // toLaunch names the work dir and the host does not create it; a stdio child cannot start in a missing cwd.
     mkdirSync(launch.workDir, { recursive: true, mode: 0o750 });

@@ -57,13 +57,7 @@ export async function createPluginHost(options: PluginHostOptions) {
     }));
   let catalog: Catalog = await loadCatalog(config.plugins);
   for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
-  const agent: AgentIdentity = {
-    id: config.agent.id,
-    type: config.agent.type,
-    name: config.agent.name,
-    environment: config.agent.environment,
-    tags: config.agent.tags,
-  };
+  const agent = agentIdentity(config);
   const instances = new Map<string, Promise<SupervisedPlugin>>();
   /** Rollbacks done automatically, for heartbeats and the audit log. */
   const rollbacks: Array<{ plugin: string; from: string; to: string; at: string; reason: string }> = [];
@@ -234,4 +228,10 @@ export async function runtimeFactory(
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.pluginLines ? { worker: { logger: options.pluginLines } } : {}),
     });
+}
+
+/** Who a plugin runs for (ctx.agent), from the agent's config. */
+export function agentIdentity(config: Config): AgentIdentity {
+  const { id, type, name, environment, tags } = config.agent;
+  return { id, type, name, environment, tags };
 }

@@ -8,11 +8,9 @@
  * power cut may lose the last fraction of a second of events, which the sensor re-detects or
  * cannot know of anyway. Acknowledged rows are deleted in the same transaction that marks them.
  */
-import { Database } from "bun:sqlite";
-import { isAbsolute } from "node:path";
 import { StavilyError, errorMessage } from "../errors.ts";
 import type { TriggerEvent } from "../protocol/index.ts";
-import { openProblem } from "./_writable.ts";
+import { openStateDb } from "./_sqlite.ts";
 
 export type OverflowPolicy = "drop_oldest" | "drop_newest";
 
@@ -38,17 +36,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 `;
 
 export function openEventSpool(file: string, options: EventSpoolOptions) {
-  if (file !== ":memory:" && !isAbsolute(file)) throw new StavilyError("spool", `event spool path must be absolute, got ${file}`);
-  let db: Database;
-  try {
-    db = new Database(file, { create: true, strict: true });
-    db.run("PRAGMA journal_mode = WAL");
-    db.run("PRAGMA synchronous = NORMAL");
-    db.run("PRAGMA busy_timeout = 5000");
-    db.run(SCHEMA);
-  } catch (error) {
-    throw new StavilyError("spool", `cannot open the event spool ${file}: ${errorMessage(error)}${openProblem(file)}`, { cause: error });
-  }
+  const db = openStateDb(file, { component: "spool", what: "event spool", schema: SCHEMA });
   const insert = db.query("INSERT OR IGNORE INTO events (id, body, bytes) VALUES ($id, $body, $bytes)");
   const totals = db.query<{ count: number; bytes: number | null }, []>("SELECT count(*) AS count, sum(bytes) AS bytes FROM events");
   const oldest = db.query<{ seq: number; bytes: number }, { limit: number }>("SELECT seq, bytes FROM events ORDER BY seq LIMIT $limit");

@@ -15,11 +15,9 @@
  * `acknowledge` lost to a power cut makes the instruction look cut off (agent_restarted) — its
  * effect still happened once. One flush per instruction instead of four.
  */
-import { Database } from "bun:sqlite";
-import { isAbsolute } from "node:path";
 import { StavilyError, errorMessage } from "../errors.ts";
 import type { Instruction, ResultRequest } from "../protocol/index.ts";
-import { openProblem } from "./_writable.ts";
+import { openStateDb } from "./_sqlite.ts";
 
 export type JournalState = "received" | "started" | "finished";
 
@@ -59,17 +57,7 @@ interface Row {
 
 /** `file` is absolute (bun:sqlite follows the working directory otherwise), or ":memory:". */
 export function openJournal(file: string, now: () => number = Date.now) {
-  if (file !== ":memory:" && !isAbsolute(file)) throw new StavilyError("journal", `journal path must be absolute, got ${file}`);
-  let db: Database;
-  try {
-    db = new Database(file, { create: true, strict: true });
-    db.run("PRAGMA journal_mode = WAL");
-    db.run("PRAGMA synchronous = NORMAL");
-    db.run("PRAGMA busy_timeout = 5000");
-    db.run(SCHEMA);
-  } catch (error) {
-    throw new StavilyError("journal", `cannot open the journal ${file}: ${errorMessage(error)}${openProblem(file)}`, { cause: error });
-  }
+  const db = openStateDb(file, { component: "journal", what: "journal", schema: SCHEMA });
 
   const get = db.query<Row, { id: string }>("SELECT * FROM instructions WHERE id = $id");
   const insert = db.query("INSERT INTO instructions (id, state, instruction, received_at, updated_at) VALUES ($id, 'received', $instruction, $now, $now)");

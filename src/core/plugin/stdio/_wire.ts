@@ -34,17 +34,8 @@ export type StdioRequest = (
   taken?: boolean;
 };
 
-/** `ActionRequest` of interface.go, plus `variables`; `timeout` in seconds, as `ActionRequest.timeout`. */
-export interface WireActionRequest {
-  id: string;
-  type: string;
-  parameters: Record<string, unknown>;
-  context: Record<string, unknown>;
-  variables: Record<string, unknown>;
-  timeout: number;
-  metadata: Record<string, unknown>;
-  requested_at: string;
-}
+/** `ActionRequest` of interface.go (plus `variables`, `timeout` in seconds): ours, with when it was asked. */
+export type WireActionRequest = ActionRequest & { requested_at: string };
 
 export function actionRequestToWire(request: ActionRequest, now = new Date()): WireActionRequest {
   return { ...request, requested_at: now.toISOString() };
