@@ -2,10 +2,9 @@ import { afterEach, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
-import { assertPluginConfig, expandConfigGrants, parseManifest, pluginConfigSchema } from "../../../src/core/plugin/manifest/index.ts";
+import { assertPluginConfig, parseManifest, pluginConfigSchema } from "../../../src/core/plugin/manifest/index.ts";
 import type { PluginInstance } from "../../../src/core/plugin/types.ts";
-import { createWorkerInstance } from "../../../src/core/plugin/worker/index.ts";
-import { instances, makeLaunch, recordingLogger, tempDirs, within } from "../../../src/core/plugin/worker/_test-support.ts";
+import { instances, startAsAgent, tempDirs, within } from "../../../src/core/plugin/worker/_test-support.ts";
 import { ConfigSchema } from "./_schema.ts";
 
 const MANIFEST = parseManifest(readFileSync(join(import.meta.dir, "plugin.yaml"), "utf8"), join(import.meta.dir, "plugin.yaml"));
@@ -18,13 +17,7 @@ afterEach(async () => {
 });
 
 /** The built-in as an agent starts it: config checked against plugin.yaml, the file granted through config:path. */
-async function start(home: string, config: Record<string, unknown>) {
-  const checked = assertPluginConfig(MANIFEST, config, "plugins.config.log-pattern");
-  const permissions = { ...expandConfigGrants(MANIFEST, checked), system_calls: [], capabilities: [] };
-  const instance = running.track(createWorkerInstance(makeLaunch(home, "builtin:log-pattern", "trigger", { config: checked, permissions }), { logger: recordingLogger() }));
-  await instance.start(within());
-  return instance;
-}
+const start = (home: string, config: Record<string, unknown>) => startAsAgent(running, home, MANIFEST, config);
 
 const lines = async (instance: PluginInstance) => (await instance.detect(within())).map((event) => event.data?.line);
 

@@ -4,6 +4,8 @@ import { join, resolve } from "node:path";
 import type { Logger } from "../../log/index.ts";
 import type { ActionRequest, PluginInstance, PluginKind, PluginLaunch } from "../types.ts";
 import { tempDirs as makeTempDirs } from "../../../../test/support/temp.ts";
+import { assertPluginConfig, expandConfigGrants, type PluginManifest } from "../manifest/index.ts";
+import { createWorkerInstance } from "./host.ts";
 
 export const TESTDATA = resolve(import.meta.dir, "testdata");
 
@@ -88,4 +90,17 @@ export function instances() {
       await Promise.all(all.map((instance) => settleWithin(instance.exited, 5_000, `${instance.launch.id} exit`)));
     },
   };
+}
+
+/**
+ * A plugin started as an agent starts it: config checked against its manifest, paths granted through
+ * `config:<field>` permissions. For built-ins whose permissions depend on their config.
+ */
+export async function startAsAgent(running: ReturnType<typeof instances>, home: string, manifest: PluginManifest, config: Record<string, unknown>) {
+  const checked = assertPluginConfig(manifest, config, `plugins.config.${manifest.id}`);
+  const permissions = { ...expandConfigGrants(manifest, checked), system_calls: [], capabilities: [] };
+  const launch = makeLaunch(home, `builtin:${manifest.id}`, manifest.type, { config: checked, permissions });
+  const instance = running.track(createWorkerInstance(launch, { logger: recordingLogger() }));
+  await instance.start(within());
+  return instance;
 }
