@@ -18,6 +18,7 @@ import { checkSandboxLevel, createSandboxedInstance } from "./sandbox/index.ts";
 import { supervisePlugin, type SupervisedPlugin, type SupervisorOptions } from "./supervisor.ts";
 import type { AgentIdentity, DetectedEvent, PluginHostFactory, PluginKind } from "./types.ts";
 import type { PluginStats } from "./_stats.ts";
+import { fingerprint } from "./watch.ts";
 
 export interface PluginHostOptions {
   config: Config;
@@ -59,6 +60,14 @@ export async function createPluginHost(options: PluginHostOptions) {
   for (const failure of catalog.failures) logger.error("plugin not loaded", failure.error);
   const agent = agentIdentity(config);
   const instances = new Map<string, Promise<SupervisedPlugin>>();
+  /** Each plugin's fingerprint as its instances run it: what `changed` compares the directory against. */
+  const applied = new Map<string, string>();
+  const apply = (id: string) => {
+    const stamp = catalog.entries.has(id) ? fingerprint(catalog.entries.get(id)!) : undefined;
+    if (stamp === undefined) applied.delete(id);
+    else applied.set(id, stamp);
+  };
+  for (const id of catalog.entries.keys()) apply(id);
   /** Rollbacks done automatically, for heartbeats and the audit log. */
   const rollbacks: Array<{ plugin: string; from: string; to: string; at: string; reason: string }> = [];
 
@@ -175,6 +184,15 @@ export async function createPluginHost(options: PluginHostOptions) {
       }
       return out;
     },
+    /** Plugins whose files differ from what their instances run (after `refresh`): for plugins.watch_changes. */
+    changed(): Array<{ id: string; removed: boolean }> {
+      const out: Array<{ id: string; removed: boolean }> = [];
+      for (const id of new Set([...applied.keys(), ...catalog.entries.keys()])) {
+        const current = catalog.entries.has(id) ? fingerprint(catalog.entries.get(id)!) : undefined;
+        if (current !== applied.get(id)) out.push({ id, removed: !catalog.entries.has(id) });
+      }
+      return out;
+    },
     /** Reads the plugins directory again (after an install or removal). */
     async refresh(): Promise<void> {
       catalog = await loadCatalog(config.plugins);
@@ -185,6 +203,7 @@ export async function createPluginHost(options: PluginHostOptions) {
      * have (each within its time limit) and then stop.
      */
     async replace(id: string): Promise<void> {
+      apply(id);
       const retiring: Promise<SupervisedPlugin>[] = [];
       for (const [key, pending] of instances) {
         if (key.startsWith(`${id}/`)) {

@@ -49,3 +49,36 @@ test("a changed plugin is reloaded: new calls run the new code, without restarti
   stop.abort();
   await watching;
 });
+
+test("a change the agent applied itself (an install's refresh and replace) is not reloaded again", async () => {
+  const base = mkdtempSync(join(tmpdir(), "stavily-watch-"));
+  roots.push(base);
+  const pluginsDir = join(base, "plugins");
+  writePlugin(join(pluginsDir, "changing"), "old");
+  const config = makeConfig(base, "http://127.0.0.1:1", [`plugins.directory=${pluginsDir}`]);
+  const logger = recordingLogger();
+  host = await createPluginHost({ config, home: prepareAgentHome(base, "agent-1"), logger });
+  let scans = 0;
+  const refresh = host.refresh;
+  host.refresh = async () => {
+    await refresh();
+    scans++;
+  };
+  // Its own signal: the first test aborted the shared one.
+  const watch = new AbortController();
+  const watching = watchPlugins({ host, logger, intervalMs: 50, signal: watch.signal });
+
+  // What a plugin_install does: new files, then refresh and replace, then the instruction that uses it.
+  writePlugin(join(pluginsDir, "changing"), "new");
+  await refresh();
+  await host.replace("changing");
+  const started = await host.instance("changing");
+  const seen = scans;
+  for (const deadline = Date.now() + 10_000; scans < seen + 3; await Bun.sleep(20)) if (Date.now() > deadline) throw new Error("the watcher did not scan");
+
+  expect(logger.lines.filter((line) => line.msg === "plugin files changed; reloading")).toEqual([]);
+  expect(await host.instance("changing")).toBe(started);
+  expect((await started.execute({ id: "r", type: "x", parameters: {}, context: {}, variables: {}, timeout: 0, metadata: {} })).data).toEqual({ answer: "new" });
+  watch.abort();
+  await watching;
+}, 20_000);

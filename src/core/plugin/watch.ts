@@ -2,7 +2,8 @@
  * `plugins.watch_changes`: a plugin whose files change is reloaded without restarting the agent;
  * new uses start the new code and in-flight work on the old one finishes first (host.replace).
  *
- * Changes are found by comparing a fingerprint of each plugin's files every few seconds rather
+ * Changes are found by comparing a fingerprint of each plugin's files every few seconds (against the
+ * one the host's instances were started from: PluginHost.changed) rather
  * than with fs.watch, whose recursive mode differs by platform and which misses changes made
  * while the agent was busy. Plugins are small trees; a scan costs a few stat calls.
  */
@@ -24,7 +25,6 @@ export interface WatchOptions {
 
 /** Resolves when `signal` aborts. */
 export async function watchPlugins({ host, logger, intervalMs, signal }: WatchOptions): Promise<void> {
-  let previous = fingerprints(host.list());
   while (!signal.aborted) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, intervalMs);
@@ -33,30 +33,24 @@ export async function watchPlugins({ host, logger, intervalMs, signal }: WatchOp
     if (signal.aborted) break;
     try {
       await host.refresh();
-      const current = fingerprints(host.list());
-      for (const id of new Set([...previous.keys(), ...current.keys()])) {
-        if (previous.get(id) === current.get(id)) continue;
-        logger.info("plugin files changed; reloading", { plugin: id, removed: !current.has(id) });
+      // Against what the host runs, not against the last scan: an install or rollback the agent did
+      // itself has already been applied, and reloading it again would stop instances just started.
+      for (const { id, removed } of host.changed()) {
+        logger.info("plugin files changed; reloading", { plugin: id, removed });
         await host.replace(id);
       }
-      previous = current;
     } catch (error) {
       logger.warn("plugin change scan failed", { error: errorMessage(error) });
     }
   }
 }
 
-/** One string per plugin that changes when its code or manifest does. */
-export function fingerprints(entries: readonly CatalogEntry[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const entry of entries) {
-    if (entry.source === "builtin") continue;
-    const { manifest, installed } = entry;
-    out.set(manifest.id, installed ? `${installed.version}@${installed.installed_at}` : treeStamp(manifest.dir));
-  }
-  return out;
+/** A string that changes when a plugin's code or manifest does (built-ins never change). */
+export function fingerprint(entry: CatalogEntry): string | undefined {
+  if (entry.source === "builtin") return undefined;
+  const { manifest, installed } = entry;
+  return installed ? `${installed.version}@${installed.installed_at}` : treeStamp(manifest.dir);
 }
-
 /** Sizes and modification times of the files under `dir` (node_modules and dot-dirs skipped). */
 function treeStamp(dir: string): string {
   const parts: string[] = [];
